@@ -113,10 +113,10 @@ def test_interpolate_down_with_depth_averages_2x2x2():
 def test_stride_down_is_per_frame_conv3_stride_2():
     torch.manual_seed(4)
     m = down("stride", (3, 4))
-    assert m.step0.conv.weight.shape == (4, 3, 1, 3, 3)
+    assert m.step0.conv.weight.shape == (4, 3, 3, 3)  # a per-frame (Conv2d) weight
     x = torch.randn(2, 3, 3, 8, 8)
     frames = x.permute(0, 2, 1, 3, 4).reshape(6, 3, 8, 8)
-    y = F.conv2d(frames, m.step0.conv.weight[:, :, 0], m.step0.conv.bias, stride=2, padding=1)
+    y = F.conv2d(frames, m.step0.conv.weight, m.step0.conv.bias, stride=2, padding=1)
     expected = y.reshape(2, 3, 4, 4, 4).permute(0, 2, 1, 3, 4)
     torch.testing.assert_close(m(x), expected)
 

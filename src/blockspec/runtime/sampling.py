@@ -27,6 +27,7 @@ from torch import nn
 
 from blockspec.errors import ShapeError
 from blockspec.runtime.config import ResampleConfig
+from blockspec.runtime.layers import conv3
 
 __all__ = ["DownStep", "Resample", "space_to_depth", "upsample"]
 
@@ -74,10 +75,10 @@ class DownStep(nn.Module):
         if method == "interpolate":
             self.conv = nn.Conv3d(c_in, c_out, kernel_size=1, bias=True)
         elif method == "stride":
-            k, s, p = (
-                ((3, 3, 3), (2, 2, 2), (1, 1, 1)) if depth else ((1, 3, 3), (1, 2, 2), (0, 1, 1))
-            )
-            self.conv = nn.Conv3d(c_in, c_out, kernel_size=k, stride=s, padding=p, bias=True)
+            if depth:  # conv333, stride 2
+                self.conv = nn.Conv3d(c_in, c_out, kernel_size=3, stride=2, padding=1, bias=True)
+            else:  # conv3 per frame (a Conv2d weight, as everywhere in the runtime), stride 2
+                self.conv = conv3(c_in, c_out, stride=(2, 2))
         else:  # merge
             folded = c_in * (8 if depth else 4)
             self.conv = nn.Conv3d(folded, c_out, kernel_size=1, bias=False)
