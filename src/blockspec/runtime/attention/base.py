@@ -1,0 +1,236 @@
+"""Machinery shared by the attention families (SEMANTICS.md, Attention modules).
+
+`attend` does steps 2-5 for tokens already grouped: split heads (channels), prepare q and k
+(cosine with a learned temperature, or standardised dot product), add the relative position
+bias and masks, and call `scaled_dot_product_attention` with ``scale=1``.
+
+`WindowAttention` is the base of the windowed families (L, G, L3, G3, V2, V3, S3, Sh): it owns
+``q``, ``k``, ``v`` (convs on the map or lins on tokens), ``out``, ``tau`` and ``pos_table``;
+a family only says how a map becomes groups of tokens (`partition` / `merge`), how sizes are
+checked, and the grid of its position table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+from blockspec.errors import ShapeError
+from blockspec.runtime.config import CellConfig
+from blockspec.runtime.layers import family_conv
+
+__all__ = [
+    "LOG_TAU_MAX",
+    "LOG_TAU_INIT",
+    "WindowAttention",
+    "attend",
+    "check_heads",
+    "relative_position_index",
+]
+
+#: the learned log-temperature of cosine attention is clamped at ln 100 ...
+LOG_TAU_MAX = math.log(100.0)
+#: ... and starts at ln 10
+LOG_TAU_INIT = math.log(10.0)
+
+
+def check_heads(cfg: CellConfig) -> None:
+    """Raise `ShapeError` unless the heads divide the output channels."""
+    if cfg.heads < 1 or cfg.c_out % cfg.heads != 0:
+        raise ShapeError(
+            f"{cfg.code}: {cfg.heads} heads do not divide the {cfg.c_out} output channels"
+        )
+
+
+def relative_position_index(grid: Sequence[int]) -> Tensor:
+    """Index into a table of ``prod(2g-1)`` rows for every pair of tokens of a group.
+
+    Tokens are numbered row-major over ``grid`` (the order in which `partition` flattens the
+    group); the row of a pair is its offset along each axis, shifted to be >= 0, combined
+    row-major in the same axis order. Returns ``[T, T]`` (int64), T = prod(grid).
+    """
+    axes = [torch.arange(g) for g in grid]
+    coords = torch.stack(torch.meshgrid(*axes, indexing="ij")).flatten(1)  # [k, T]
+    offsets = coords[:, :, None] - coords[:, None, :]  # [k, T, T], in [-(g-1), g-1]
+    index = torch.zeros(offsets.shape[1:], dtype=torch.long)
+    for axis, g in enumerate(grid):
+        index = index * (2 * g - 1) + offsets[axis] + (g - 1)
+    return index
+
+
+def attend(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    heads: int,
+    tau: Tensor | None,
+    normalize_qk: bool,
+    bias: Tensor | None = None,
+    mask: Tensor | None = None,
+    causal: bool = False,
+    dropout_p: float = 0.0,
+) -> Tensor:
+    """Multi-head attention over grouped tokens.
+
+    q, k: ``[..., T, F]``, v: ``[..., T, F_v]`` with features ordered channels outermost, so head
+    h is the h-th contiguous chunk of F (its channels at every pixel of the token).
+    ``tau`` (``[n]``) selects cosine logits ``cos(q, k)·exp(min(tau, ln 100))``; without it the
+    logits are ``q·k / sqrt(d)``, q and k standardised first when ``normalize_qk``.
+    ``bias``: ``[n, T, T]`` added to the logits; ``mask``: additive (0 / -inf), broadcast
+    against ``[..., n, T, T]``. Returns ``[..., T, F_v]``.
+    """
+    q = rearrange(q, "... t (n f) -> ... n t f", n=heads)
+    k = rearrange(k, "... t (n f) -> ... n t f", n=heads)
+    v = rearrange(v, "... t (n f) -> ... n t f", n=heads)
+    d = q.shape[-1]
+    if tau is not None:
+        scale = torch.clamp(tau, max=LOG_TAU_MAX).exp().to(q.dtype)
+        q = F.normalize(q, dim=-1) * scale[:, None, None]
+        k = F.normalize(k, dim=-1)
+    else:
+        if normalize_qk:
+            q = F.layer_norm(q, (d,), eps=1e-5)
+            k = F.layer_norm(k, (d,), eps=1e-5)
+        q = q / math.sqrt(d)
+    attn_mask = None
+    if bias is not None:
+        attn_mask = bias.to(q.dtype)
+    if mask is not None:
+        attn_mask = mask if attn_mask is None else attn_mask + mask
+    y = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=1.0
+    )
+    return rearrange(y, "... n t f -> ... t (n f)")
+
+
+class WindowAttention(nn.Module):
+    """Attention over groups of tokens cut from the map; subclasses define the grouping.
+
+    ``token``: pixels per token (H, W, D) for the `lin` projections. ``grid``: the group's
+    grid of tokens, in the order `partition` flattens it, for the position table (None when
+    the family has no table). Parameters, built in this order: ``q``, ``k``, ``v``, ``out``
+    (when ``out_proj``), ``tau`` (when ``cosine``), ``pos_table`` (when ``rel_pos_bias``).
+    """
+
+    def __init__(self, cfg: CellConfig, token: tuple[int, int, int], grid: Sequence[int]) -> None:
+        super().__init__()
+        check_heads(cfg)
+        self.cfg = cfg
+        self.heads = cfg.heads
+        self.lin = cfg.attention == "lin"
+        self.token_pixels = token[0] * token[1] * token[2]
+        c_in, c_out = cfg.c_in, cfg.c_out
+        if self.lin:
+            p = self.token_pixels
+            self.q: nn.Module = nn.Linear(c_in * p, c_out * p)
+            self.k: nn.Module = nn.Linear(c_in * p, c_out * p)
+            self.v: nn.Module = nn.Linear(c_in * p, c_out * p)
+            self.out: nn.Module | None = nn.Linear(c_out * p, c_out * p) if cfg.out_proj else None
+        else:
+            self.q = family_conv(cfg.family, c_in, c_out)
+            self.k = family_conv(cfg.family, c_in, c_out)
+            self.v = family_conv(cfg.family, c_in, c_out)
+            self.out = family_conv(cfg.family, c_out, c_out) if cfg.out_proj else None
+        self.tau: nn.Parameter | None = (
+            nn.Parameter(torch.full((cfg.heads,), LOG_TAU_INIT)) if cfg.cosine else None
+        )
+        self.grid = tuple(int(g) for g in grid)
+        self.pos_table: nn.Parameter | None = None
+        if cfg.rel_pos_bias:
+            rows = math.prod(2 * g - 1 for g in self.grid)
+            self.pos_table = nn.Parameter(torch.empty(rows, cfg.heads))
+            nn.init.trunc_normal_(self.pos_table, std=0.02)
+            self.register_buffer(
+                "pos_index", relative_position_index(self.grid).flatten(), persistent=False
+            )
+
+    # ---- what a family defines -------------------------------------------------------------
+    def check(self, x: Tensor) -> None:
+        """Raise `ShapeError` when the map's size does not fit the family's partitioning."""
+        raise NotImplementedError
+
+    def partition(self, x: Tensor) -> Tensor:
+        """``[B, C, D, H, W]`` -> ``[..., T, C·|token|]`` groups of tokens."""
+        raise NotImplementedError
+
+    def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
+        """Inverse of `partition` for a map of ``shape`` ``(B, C, D, H, W)``."""
+        raise NotImplementedError
+
+    def shift(self, x: Tensor) -> Tensor:
+        """Roll applied to q, k, v before partitioning (Swin shifted windows); identity here."""
+        return x
+
+    def unshift(self, x: Tensor) -> Tensor:
+        """Inverse of `shift`, applied to the attention result before the out projection."""
+        return x
+
+    def mask(self, shape: Sequence[int], x: Tensor) -> Tensor | None:
+        """Additive mask broadcast against ``[..., n, T, T]``; None = every pair attends."""
+        return None
+
+    # ---- shared ----------------------------------------------------------------------------
+    def bias(self) -> Tensor | None:
+        """The relative position bias ``[n, T, T]``, or None."""
+        if self.pos_table is None:
+            return None
+        t = math.prod(self.grid)
+        return self.pos_table[self.pos_index].reshape(t, t, self.heads).permute(2, 0, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.check(x)
+        b, _, d, h, w = x.shape
+        shape = (b, self.cfg.c_out, d, h, w)
+        if self.lin:
+            # per-token lins: Q/K/V of a token depend on that token only, so rolling the input
+            # first equals rolling q, k, v after their lins (Sh tokens are voxels)
+            tokens = self.partition(self.shift(x))
+            q, k, v = self.q(tokens), self.k(tokens), self.v(tokens)
+        else:
+            q, k, v = (self.partition(self.shift(conv(x))) for conv in (self.q, self.k, self.v))
+        y = attend(
+            q,
+            k,
+            v,
+            heads=self.heads,
+            tau=self.tau,
+            normalize_qk=self.cfg.normalize_qk,
+            bias=self.bias(),
+            mask=self.mask(shape, x),
+            dropout_p=self.cfg.att_dropout if self.training else 0.0,
+        )
+        if self.lin and self.out is not None:
+            y = self.out(y)  # per token; commutes with the (voxel-wise) roll back
+        y = self.unshift(self.merge(y, shape))
+        if not self.lin and self.out is not None:
+            y = self.out(y)
+        return y
+
+    def extra_repr(self) -> str:
+        c = self.cfg
+        return (
+            f"code={c.code}, {c.c_in}->{c.c_out}, heads={c.heads}, window={c.window}, "
+            f"patch={c.patch}, attention={c.attention}, cosine={c.cosine}, "
+            f"normalize_qk={c.normalize_qk}, rel_pos_bias={c.rel_pos_bias}, "
+            f"out_proj={c.out_proj}, att_dropout={c.att_dropout}"
+        )
+
+    # ---- helpers for subclasses ------------------------------------------------------------
+    def require_static(self, x: Tensor, axes: Sequence[int]) -> None:
+        """Raise `ShapeError` unless ``x`` has the static size the module was built for on
+        ``axes`` (tensor dims 2, 3, 4 = D, H, W); used by size-dependent position tables."""
+        names = {2: "depth", 3: "height", 4: "width"}
+        for axis in axes:
+            want = self.cfg.size[axis - 2]
+            if x.shape[axis] != want:
+                raise ShapeError(
+                    f"{self.cfg.code}: the relative position table was built for a map "
+                    f"{names[axis]} of {want}, got {x.shape[axis]}",
+                    hint="G/G3/V2/V3 with rel_pos_bias accept only the size they were built for",
+                )

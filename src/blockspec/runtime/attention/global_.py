@@ -1,0 +1,136 @@
+"""Global attention: `G` (the patch at the same position in every window of one frame) and
+`G3` (the same-position 3D patch of every 3D window). Position grid: windows per map, so a
+table needs the static size the module was built for.
+
+Names in the einops patterns: ``m*`` windows per map, ``n*`` patches per window, ``p*`` pixels
+per patch, along d, h, w.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from einops import rearrange
+from torch import Tensor
+
+from blockspec.errors import ShapeError
+from blockspec.runtime.attention.base import WindowAttention
+from blockspec.runtime.attention.local import check_patch_divides_window
+from blockspec.runtime.config import CellConfig
+from blockspec.runtime.layers import require_multiple
+
+__all__ = ["GlobalAttention", "GlobalAttention3d", "windows_per_map"]
+
+
+def windows_per_map(cfg: CellConfig, axes: str) -> tuple[int, ...]:
+    """Windows per map along ``axes`` (a string over "dhw", in that order) from the static
+    ``cfg.size``; the grid of a G/G3/V2/V3 position table. Raises `ShapeError` when the size
+    is dynamic or not a multiple of the window (only called when ``rel_pos_bias``)."""
+    window = {"h": cfg.window[0], "w": cfg.window[1], "d": cfg.window[2]}
+    size = {"d": cfg.size[0], "h": cfg.size[1], "w": cfg.size[2]}
+    grid = []
+    for axis in axes:
+        m = size[axis]
+        if m is None:
+            raise ShapeError(
+                f"{cfg.code} with rel_pos_bias needs a static size along {axis.upper()}",
+                hint="set rel_pos_bias = false for dynamic sizes",
+            )
+        if m % window[axis] != 0:
+            raise ShapeError(
+                f"{cfg.code}: the map's {axis.upper()} {m} is not a multiple of the window "
+                f"{window[axis]}"
+            )
+        grid.append(m // window[axis])
+    return tuple(grid)
+
+
+class GlobalAttention(WindowAttention):
+    """`G`: group = same-position patch of every window of one frame; T = (H/wh)(W/ww)."""
+
+    def __init__(self, cfg: CellConfig) -> None:
+        check_patch_divides_window(cfg, "hw")
+        wh, ww, _ = cfg.window
+        ph, pw, _ = cfg.patch
+        self.wh, self.ww, self.ph, self.pw = wh, ww, ph, pw
+        grid = windows_per_map(cfg, "hw") if cfg.rel_pos_bias else ()
+        super().__init__(cfg, token=(ph, pw, 1), grid=grid)
+
+    def check(self, x: Tensor) -> None:
+        require_multiple(self.cfg.code, "height", x.shape[3], self.wh, "window height")
+        require_multiple(self.cfg.code, "width", x.shape[4], self.ww, "window width")
+        if self.pos_table is not None:
+            self.require_static(x, (3, 4))
+
+    def partition(self, x: Tensor) -> Tensor:
+        # [B, C, D, H, W] -> [B·D·Nh·Nw groups, Mh·Mw tokens, C·ph·pw]
+        return rearrange(
+            x,
+            "b c d (mh nh ph) (mw nw pw) -> (b d nh nw) (mh mw) (c ph pw)",
+            nh=self.wh // self.ph,
+            nw=self.ww // self.pw,
+            ph=self.ph,
+            pw=self.pw,
+        )
+
+    def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
+        b, _, d, h, w = shape
+        return rearrange(
+            t,
+            "(b d nh nw) (mh mw) (c ph pw) -> b c d (mh nh ph) (mw nw pw)",
+            b=b,
+            d=d,
+            nh=self.wh // self.ph,
+            nw=self.ww // self.pw,
+            mh=h // self.wh,
+            ph=self.ph,
+            pw=self.pw,
+        )
+
+
+class GlobalAttention3d(WindowAttention):
+    """`G3`: group = same-position 3D patch of every 3D window; T = (H/wh)(W/ww)(D/wd)."""
+
+    def __init__(self, cfg: CellConfig) -> None:
+        check_patch_divides_window(cfg, "hwd")
+        wh, ww, wd = cfg.window
+        ph, pw, pd = cfg.patch
+        self.wh, self.ww, self.wd, self.ph, self.pw, self.pd = wh, ww, wd, ph, pw, pd
+        grid = windows_per_map(cfg, "dhw") if cfg.rel_pos_bias else ()
+        super().__init__(cfg, token=(ph, pw, pd), grid=grid)
+
+    def check(self, x: Tensor) -> None:
+        require_multiple(self.cfg.code, "depth", x.shape[2], self.wd, "window depth")
+        require_multiple(self.cfg.code, "height", x.shape[3], self.wh, "window height")
+        require_multiple(self.cfg.code, "width", x.shape[4], self.ww, "window width")
+        if self.pos_table is not None:
+            self.require_static(x, (2, 3, 4))
+
+    def partition(self, x: Tensor) -> Tensor:
+        # [B, C, D, H, W] -> [B·Nd·Nh·Nw groups, Md·Mh·Mw tokens, C·pd·ph·pw]
+        return rearrange(
+            x,
+            "b c (md nd pd) (mh nh ph) (mw nw pw) -> (b nd nh nw) (md mh mw) (c pd ph pw)",
+            nd=self.wd // self.pd,
+            nh=self.wh // self.ph,
+            nw=self.ww // self.pw,
+            pd=self.pd,
+            ph=self.ph,
+            pw=self.pw,
+        )
+
+    def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
+        b, _, d, h, w = shape
+        return rearrange(
+            t,
+            "(b nd nh nw) (md mh mw) (c pd ph pw) -> b c (md nd pd) (mh nh ph) (mw nw pw)",
+            b=b,
+            nd=self.wd // self.pd,
+            nh=self.wh // self.ph,
+            nw=self.ww // self.pw,
+            md=d // self.wd,
+            mh=h // self.wh,
+            pd=self.pd,
+            ph=self.ph,
+            pw=self.pw,
+        )

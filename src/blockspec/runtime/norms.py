@@ -1,0 +1,94 @@
+"""Norms over ``[B, C, D, H, W]`` maps (SEMANTICS.md, Norms).
+
+Each class subclasses the torch norm it wraps, so a cell's ``norm1.weight`` is the norm's own
+parameter (no extra nesting in ``state_dict`` keys). Epsilons and momenta are torch defaults.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from blockspec.errors import ShapeError, SpecValueError
+from blockspec.runtime.config import Size
+
+__all__ = [
+    "BatchNorm2dFrames",
+    "ChannelLayerNorm",
+    "FrameLayerNorm",
+    "InstanceNorm2dFrames",
+    "build_norm",
+]
+
+
+def _frames(x: Tensor) -> Tensor:  # [B, C, D, H, W] -> [B·D, C, H, W]
+    b, c, d, h, w = x.shape
+    return x.transpose(1, 2).reshape(b * d, c, h, w)
+
+
+def _unframes(y: Tensor, b: int) -> Tensor:  # [B·D, C, H, W] -> [B, C, D, H, W]
+    bd, c, h, w = y.shape
+    return y.reshape(b, bd // b, c, h, w).transpose(1, 2)
+
+
+class FrameLayerNorm(nn.LayerNorm):
+    """`layer`: LayerNorm over [C, H, W] of every frame, affine (2·C·H·W parameters).
+
+    Needs the static H, W it was built for; another size raises `ShapeError`.
+    """
+
+    def __init__(self, channels: int, size: Size) -> None:
+        _, h, w = size
+        if h is None or w is None:
+            raise ShapeError("norm 'layer' needs a static H and W (the map size is dynamic)")
+        super().__init__((channels, h, w))
+
+    def forward(self, x: Tensor) -> Tensor:
+        _, _, hh, ww = self.normalized_shape
+        if x.shape[3] != hh or x.shape[4] != ww:
+            raise ShapeError(
+                f"norm 'layer' was built for maps of {hh}x{ww} (H x W) but got "
+                f"{x.shape[3]}x{x.shape[4]}"
+            )
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+class ChannelLayerNorm(nn.LayerNorm):
+    """`channel_layer`: LayerNorm over C at every pixel, affine (2C), as in ViT/Swin."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+
+
+class BatchNorm2dFrames(nn.BatchNorm2d):
+    """`batch2d`: BatchNorm2d over the B·D frames (2C parameters)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _unframes(super().forward(_frames(x)), x.shape[0])
+
+
+class InstanceNorm2dFrames(nn.InstanceNorm2d):
+    """`instance2d`: InstanceNorm2d of every frame, not affine (no parameters)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _unframes(super().forward(_frames(x)), x.shape[0])
+
+
+def build_norm(kind: str, channels: int, size: Size) -> nn.Module:
+    """A norm of ``kind`` (one of `config.NORMS`) over ``channels``; ``size`` is the (D, H, W)
+    of the map it normalises (only `layer` uses it)."""
+    if kind == "layer":
+        return FrameLayerNorm(channels, size)
+    if kind == "channel_layer":
+        return ChannelLayerNorm(channels)
+    if kind == "batch2d":
+        return BatchNorm2dFrames(channels)
+    if kind == "instance2d":
+        return InstanceNorm2dFrames(channels)
+    if kind == "batch3d":
+        return nn.BatchNorm3d(channels)
+    if kind == "instance3d":
+        return nn.InstanceNorm3d(channels)
+    raise SpecValueError(f"unknown norm {kind!r}")
