@@ -1,0 +1,1 @@
+"""The compiler: text -> AST -> IR -> validated, typed IR -> runtime modules."""

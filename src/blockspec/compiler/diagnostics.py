@@ -1,0 +1,204 @@
+"""Turning problems into `SpecError`s a user can act on.
+
+Lark's `UnexpectedInput` becomes a `SpecSyntaxError` at the offending character, with the
+expected tokens said in words. `Collector` gathers the errors of a pass so that a spec reports
+all of its problems at once, sorted by position. `did_you_mean` suggests the nearest name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from ..errors import Span, SpecError, SpecSyntaxError
+
+__all__ = ["Collector", "did_you_mean", "from_lark", "raise_all", "sort_errors"]
+
+#: terminal names of the grammar, in words
+_WORDS = {
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": 'a string ("...")',
+    "TRUE": "true",
+    "FALSE": "false",
+    "QMARK": "'?'",
+    "LET": "'let'",
+    "SECTION": "a section (input, cell, stem, backbone, head)",
+    "SUB": "'level N { ... }' or 'stage N { ... }'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "EQUAL": "'='",
+    "COMMA": "','",
+    "SEMICOLON": "';'",
+    "_NL": "a new line",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "SLASH": "'/'",
+    "DSLASH": "'//'",
+    "PERCENT": "'%'",
+    "POW": "'**'",
+    "CODE": "a cell code (L1, G1, T1, S3, Sh, V2, C2, ...)",
+    "CODE_OPEN": "a cell code with overrides, e.g. L1(heads=4)",
+    "SIGNED_NUMBER": "a number",
+    "$END": "the end of the text",
+}
+
+_ORDER = list(_WORDS)
+
+
+def _words(expected: Iterable[str]) -> str:
+    names = sorted(set(expected), key=lambda t: _ORDER.index(t) if t in _ORDER else 999)
+    # operators after a complete value are rarely what the user meant to write: say them last
+    words = [_WORDS.get(t, t.lower()) for t in names]
+    words = list(dict.fromkeys(words))
+    if not words:
+        return "nothing"
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def did_you_mean(name: str, options: Iterable[str]) -> str:
+    """A hint naming the closest option, or listing all of them."""
+    opts = sorted(set(options))
+    close = difflib.get_close_matches(name, opts, n=1, cutoff=0.6)
+    listing = ", ".join(opts)
+    if close:
+        return f"did you mean '{close[0]}'? allowed: {listing}"
+    return f"allowed: {listing}"
+
+
+def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool) -> SpecSyntaxError:
+    """Rewrite a Lark error as a `SpecSyntaxError` at the offending place.
+
+    `make_span(line, column, length)` maps a position in `text` to a span in the file.
+    """
+    where = "block string" if in_block_string else "spec"
+    if isinstance(exc, UnexpectedCharacters):
+        line, col = exc.line, exc.column
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        span = make_span(line, col, 1)
+        if ch == '"':
+            return SpecSyntaxError(
+                "unterminated string",
+                span,
+                'a string starts and ends with " on the same line (no escapes)',
+            )
+        if in_block_string:
+            if ch.isspace():
+                return SpecSyntaxError(
+                    "unexpected space inside a cell override",
+                    span,
+                    "write overrides without spaces around the code, e.g. L1(heads=4)",
+                )
+            if ch.isalpha() and ch.islower():
+                return SpecSyntaxError(
+                    f"unexpected '{ch}' in a block string",
+                    span,
+                    "cell codes start with a capital letter: L1 L0 G1 G0 T1 T0 F1 F0 L3 G3 V2 V3 "
+                    "S3 Sh C2 C3; overrides follow a code directly, e.g. L1(heads=4)",
+                )
+        shown = repr(ch) if ch else "end of text"
+        return SpecSyntaxError(
+            f"unexpected character {shown} in the {where}",
+            span,
+            f"expected {_words(exc.allowed or [])}",
+        )
+    if isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        expected = set(exc.expected or ()) | set(getattr(exc, "accepts", None) or ())
+        if tok.type == "$END":
+            lines = text.split("\n")
+            line = len(lines)
+            col = len(lines[-1]) + 1
+            if in_block_string and "RPAR" in expected:
+                return SpecSyntaxError(
+                    "unclosed '(' in the block string",
+                    make_span(line, col, 1),
+                    "close every group or override with ')', e.g. (S3Sh)*3",
+                )
+            if in_block_string and not text.strip():
+                return SpecSyntaxError(
+                    "empty block string", make_span(1, 1, 1), 'write at least one cell, e.g. "T1L1G1"'
+                )
+            return SpecSyntaxError(
+                f"unexpected end of the {where}",
+                make_span(line, col, 1),
+                f"expected {_words(expected)}",
+            )
+        span = make_span(tok.line, tok.column, len(tok) or 1)
+        shown = "a new line" if tok.type == "_NL" else repr(str(tok))
+        hint = f"expected {_words(expected)}"
+        if in_block_string and tok.type == "NAME" and str(tok)[:1].isupper():
+            return SpecSyntaxError(
+                f"'{tok}' is not a cell code",
+                span,
+                "cell codes are two characters: L1 L0 G1 G0 T1 T0 F1 F0 L3 G3 V2 V3 S3 Sh C2 C3",
+            )
+        if in_block_string and tok.type == "NAME" and "CODE" in expected:
+            hint = "an override follows its code directly, without a space: L1(heads=4)"
+        elif in_block_string and tok.type == "INT":
+            hint = "a repetition is written after the cell or group: L1*3 or (S3Sh)*3"
+        elif tok.type == "_NL" and "RBRACE" in expected:
+            hint = f"expected {_words(expected)}; an entry ends at the end of its line"
+        elif tok.type in ("RBRACE",) and "EQUAL" in expected:
+            hint = "an entry is written 'key = value'"
+        return SpecSyntaxError(f"unexpected {shown} in the {where}", span, hint)
+    if isinstance(exc, UnexpectedEOF):
+        lines = text.split("\n")
+        return SpecSyntaxError(
+            f"unexpected end of the {where}",
+            make_span(len(lines), len(lines[-1]) + 1, 1),
+            f"expected {_words(exc.expected or [])}",
+        )
+    return SpecSyntaxError(f"cannot parse the {where}", make_span(1, 1, 1))  # pragma: no cover
+
+
+def sort_errors(errors: Iterable[SpecError]) -> list[SpecError]:
+    """Errors in source order (errors without a span last), duplicates removed."""
+    seen: set = set()
+    out: list[SpecError] = []
+    for e in errors:
+        key = (type(e).__name__, e.span, e.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(e)
+    return sorted(out, key=lambda e: (e.span is None, e.span.key if e.span else ("", 0, 0)))
+
+
+def raise_all(errors: Iterable[SpecError]) -> None:
+    """Raise the first of `errors` (sorted) carrying all of them; do nothing if empty."""
+    ordered = sort_errors(errors)
+    if ordered:
+        first = ordered[0]
+        first.errors = ordered
+        raise first
+
+
+class Collector:
+    """Gathers errors; `check()` raises them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[SpecError] = []
+
+    def add(self, err: SpecError) -> None:
+        self.errors.extend(err.errors if err.errors else [err])
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def check(self) -> None:
+        raise_all(self.errors)
+
+
+def span_or(span: Span | None, fallback: Span) -> Span:
+    return span if span is not None else fallback

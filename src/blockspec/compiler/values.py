@@ -1,0 +1,390 @@
+"""Evaluating expressions and `let`s, and checking values against what a key accepts.
+
+Expressions have Python's meaning on numbers only. Every limit of LANGUAGE.md (magnitude below
+2**63, operator count, nesting) is checked before the work is done, so no input can hang or
+blow up the evaluator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..errors import Span, SpecError, SpecValueError
+from . import ast as A
+from .diagnostics import did_you_mean
+
+__all__ = [
+    "Value", "Symbol", "DYN", "RESERVED", "VALUE_NAMES", "MAX_MAGNITUDE", "evaluate_lets",
+    "evaluate", "as_int", "as_float", "as_bool", "as_name", "as_int_list", "as_size",
+    "as_string", "python_value", "check_limits",
+]  # fmt: skip
+
+MAX_MAGNITUDE = 2**63
+MAX_OPERATORS = 256
+MAX_NESTING = 32
+
+RESERVED = frozenset("let input cell stem backbone head level stage true false".split())
+#: names that stand for values of some key; a `let` may not take them
+VALUE_NAMES = frozenset(
+    """keep_window_size keep_num_window mixed conv lin layer channel_layer batch2d instance2d
+    batch3d instance3d elu relu leakyrelu prelu relu6 selu celu gelu sequential parallel
+    interpolate stride merge linear nearest none unet hrnet soanet classify""".split()
+)
+
+
+class Symbol(str):
+    """A bare value name such as ``layer`` or ``gelu`` (not a `let`)."""
+
+
+class _Dyn:
+    def __repr__(self) -> str:
+        return "?"
+
+
+DYN = _Dyn()
+
+
+@dataclass(frozen=True)
+class Value:
+    """An evaluated value with the place it was used (`span`) and where it came from."""
+
+    v: object  # int | float | bool | str | Symbol | DYN | tuple[Value, ...]
+    span: Span
+    lit: A.Expr | None = None  # the literal that wrote it (a StrLit for block strings)
+    let: str | None = None  # the `let` it was read from
+
+    def describe(self) -> str:
+        return describe(self.v)
+
+
+def describe(v: object) -> str:
+    if isinstance(v, bool):
+        return f"the bool {'true' if v else 'false'}"
+    if isinstance(v, int):
+        return f"the integer {v}"
+    if isinstance(v, float):
+        return f"the number {v:g}"
+    if isinstance(v, Symbol):
+        return f"the name '{v}'"
+    if isinstance(v, str):
+        return f'the string "{v}"'
+    if v is DYN:
+        return "'?'"
+    if isinstance(v, tuple):
+        return "a list"
+    return repr(v)
+
+
+def _err(msg: str, val: Value | A.Expr | Span, hint: str | None = None) -> SpecValueError:
+    span = val if isinstance(val, Span) else val.span
+    if isinstance(val, Value) and val.let:
+        note = f"the value comes from 'let {val.let}'"
+        hint = f"{hint}; {note}" if hint else note
+    return SpecValueError(msg, span, hint)
+
+
+# ----------------------------------------------------------------------------- limits
+def check_limits(expr: A.Expr) -> None:
+    """Reject expressions with too many operators or too deep a nesting, iteratively."""
+    ops = 0
+    stack: list[tuple[A.Expr, int]] = [(expr, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise _err(
+                f"expression nests deeper than {MAX_NESTING} levels",
+                node,
+                "split it into several lets",
+            )
+        if isinstance(node, A.BinOp):
+            ops += 1
+            stack.append((node.left, depth + 1))
+            stack.append((node.right, depth + 1))
+        elif isinstance(node, A.Neg):
+            ops += 1
+            stack.append((node.operand, depth + 1))
+        elif isinstance(node, A.ListExpr):
+            stack.extend((item, depth + 1) for item in node.items)
+        if ops > MAX_OPERATORS:
+            raise _err(
+                f"expression has more than {MAX_OPERATORS} operators",
+                expr,
+                "split it into several lets",
+            )
+
+
+# ----------------------------------------------------------------------------- evaluation
+def _number(val: Value, op_span: Span, op: str) -> int | float:
+    v = val.v
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _err(
+            f"'{op}' applies to numbers, not to {describe(v)}",
+            val,
+            "operators take integers or floats only",
+        )
+    return v
+
+
+def _check_magnitude(x: int | float, span: Span) -> int | float:
+    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+        raise SpecValueError("the result is not a finite number", span, "keep values below 2**63")
+    if abs(x) >= MAX_MAGNITUDE:
+        raise SpecValueError(
+            "the result is too large (2**63 or more in magnitude)",
+            span,
+            "every intermediate result must stay below 2**63",
+        )
+    return x
+
+
+def _power(a: int | float, b: int | float, span: Span) -> int | float:
+    if a == 0 and b < 0:
+        raise SpecValueError("0 raised to a negative power", span, "division by zero")
+    if isinstance(a, int) and isinstance(b, int) and b >= 0:
+        if abs(a) > 1 and b * math.log2(abs(a)) >= 63:
+            _check_magnitude(float("inf"), span)
+        return a**b
+    if abs(a) > 1 and b > 0 and b * math.log2(abs(a)) >= 63:
+        _check_magnitude(float("inf"), span)
+    if a < 0 and not float(b).is_integer():
+        raise SpecValueError("a negative number raised to a fractional power", span, "not a real number")
+    try:
+        r = float(a) ** float(b)
+    except (OverflowError, ZeroDivisionError) as exc:
+        raise SpecValueError(f"cannot compute the power: {exc}", span) from None
+    return r
+
+
+def _binop(op: str, a: int | float, b: int | float, span: Span) -> int | float:
+    if op in ("/", "//", "%") and b == 0:
+        raise SpecValueError("division by zero", span)
+    if op == "+":
+        r = a + b
+    elif op == "-":
+        r = a - b
+    elif op == "*":
+        # bound the product before computing it (ints are exact and unbounded in Python)
+        if a and b and math.log2(abs(a)) + math.log2(abs(b)) >= 64:
+            _check_magnitude(float("inf"), span)
+        r = a * b
+    elif op == "/":
+        r = a / b
+    elif op == "//":
+        r = a // b
+    elif op == "%":
+        r = a % b
+    else:
+        r = _power(a, b, span)
+    return _check_magnitude(r, span)
+
+
+def evaluate(expr: A.Expr, env: Mapping[str, Value]) -> Value:
+    """Evaluate `expr`; names are looked up in `env` (the `let`s defined so far)."""
+    check_limits(expr)
+    return _eval(expr, env)
+
+
+def _eval(expr: A.Expr, env: Mapping[str, Value]) -> Value:
+    if isinstance(expr, A.IntLit):
+        digits = expr.text.lstrip("+-")
+        if len(digits) > 19:
+            raise _err("integer literal with more than 19 digits", expr, "integers are below 2**63")
+        return Value(_check_magnitude(expr.value, expr.span), expr.span, expr)
+    if isinstance(expr, A.FloatLit):
+        return Value(_check_magnitude(expr.value, expr.span), expr.span, expr)
+    if isinstance(expr, A.StrLit):
+        return Value(expr.value, expr.span, expr)
+    if isinstance(expr, A.BoolLit):
+        return Value(expr.value, expr.span, expr)
+    if isinstance(expr, A.Dynamic):
+        return Value(DYN, expr.span, expr)
+    if isinstance(expr, A.NameRef):
+        if expr.name in env:
+            bound = env[expr.name]
+            return Value(bound.v, expr.span, bound.lit, expr.name)
+        return Value(Symbol(expr.name), expr.span, expr)
+    if isinstance(expr, A.ListExpr):
+        return Value(tuple(_eval(i, env) for i in expr.items), expr.span, expr)
+    if isinstance(expr, A.Neg):
+        inner = _eval(expr.operand, env)
+        return Value(-_number(inner, expr.span, "-"), expr.span)
+    if isinstance(expr, A.BinOp):
+        left = _eval(expr.left, env)
+        right = _eval(expr.right, env)
+        a = _number(left, expr.op_span, expr.op)
+        b = _number(right, expr.op_span, expr.op)
+        return Value(_binop(expr.op, a, b, expr.op_span), expr.span)
+    raise TypeError(f"not an expression: {expr!r}")  # pragma: no cover
+
+
+def python_value(obj: object, span: Span) -> Value:
+    """A Python override value (from the API) as a `Value`."""
+    if isinstance(obj, bool | str):
+        return Value(obj, span)
+    if isinstance(obj, int | float):
+        return Value(_check_magnitude(obj, span), span)
+    if isinstance(obj, list | tuple):
+        return Value(tuple(python_value(o, span) for o in obj), span)
+    if obj is None:
+        return Value(Symbol("none"), span)
+    raise SpecValueError(
+        f"cannot use a {type(obj).__name__} as a value",
+        span,
+        "overrides take numbers, bools, strings and lists",
+    )
+
+
+def check_let_name(name: str, span: Span) -> None:
+    if name in RESERVED:
+        raise SpecValueError(f"'{name}' is a reserved word", span, "choose another name for the let")
+    if name in VALUE_NAMES:
+        raise SpecValueError(
+            f"'{name}' is a value name of the language",
+            span,
+            "a let may not shadow a value name; choose another name",
+        )
+
+
+def evaluate_lets(
+    lets: Sequence[A.Let], overrides: Mapping[str, Value]
+) -> tuple[dict[str, Value], list[SpecError]]:
+    """Evaluate the `let`s in order, with `overrides` replacing their values by name.
+
+    Returns the environment and the errors found (every let is tried).
+    """
+    env: dict[str, Value] = {}
+    errors: list[SpecError] = []
+    seen: dict[str, A.Let] = {}
+    for let in lets:
+        try:
+            check_let_name(let.name, let.name_span)
+            if let.name in seen:
+                first = seen[let.name]
+                raise SpecValueError(
+                    f"'{let.name}' is defined twice",
+                    let.name_span,
+                    f"the first definition is on line {first.name_span.line}",
+                )
+            seen[let.name] = let
+            if let.name in overrides:
+                val = overrides[let.name]
+            else:
+                val = evaluate(let.value, env)
+            _check_let_value(val)
+            env[let.name] = Value(val.v, val.span, val.lit, None)
+        except SpecError as e:
+            errors.append(e)
+    for name, val in overrides.items():
+        if name not in seen:
+            errors.append(
+                SpecValueError(
+                    f"override of an unknown let '{name}'",
+                    val.span,
+                    did_you_mean(name, seen) if seen else "this spec defines no let",
+                )
+            )
+    return env, errors
+
+
+def _check_let_value(val: Value) -> None:
+    v = val.v
+    if isinstance(v, Symbol):
+        raise _err(
+            f"unknown name '{v}'",
+            val,
+            "a let holds a number, bool, string or list; define lets before using them",
+        )
+    if v is DYN:
+        raise _err("'?' is only allowed in the input section", val)
+    if isinstance(v, tuple):
+        for item in v:
+            _check_let_value(item)
+
+
+# ----------------------------------------------------------------------------- conversions
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def as_int(val: Value, key: str, minimum: int = 1) -> int:
+    v = val.v
+    if not _is_int(v):
+        hint = f"{key} takes an integer"
+        if isinstance(v, float):
+            hint += "; '/' always gives a number with a fraction: use '//' for integers"
+        if isinstance(v, Symbol):
+            hint += f"; '{v}' is neither a let nor a value of {key}"
+        raise _err(f"{key} must be an integer, not {describe(v)}", val, hint)
+    if v < minimum:
+        raise _err(f"{key} must be at least {minimum}, not {v}", val, f"use a value >= {minimum}")
+    return v  # type: ignore[return-value]
+
+
+def as_float(
+    val: Value, key: str, low: float, high: float | None, low_open: bool, high_open: bool
+) -> float:
+    v = val.v
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _err(f"{key} must be a number, not {describe(v)}", val)
+    x = float(v)
+    lo_ok = x > low if low_open else x >= low
+    hi_ok = True if high is None else (x < high if high_open else x <= high)
+    if not (lo_ok and hi_ok):
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        rng = f"{lo}{low:g}, {'inf' if high is None else f'{high:g}'}{hi}"
+        raise _err(f"{key} must be in {rng}, not {v}", val, f"use a value in {rng}")
+    return x
+
+
+def as_bool(val: Value, key: str) -> bool:
+    if not isinstance(val.v, bool):
+        raise _err(f"{key} must be true or false, not {describe(val.v)}", val)
+    return val.v
+
+
+def as_name(val: Value, key: str, options: Sequence[str]) -> str:
+    v = val.v
+    if isinstance(v, Symbol) and v in options:
+        return str(v)
+    if isinstance(v, str) and not isinstance(v, Symbol) and v in options:
+        raise _err(f"{key} takes a name, not a string", val, f"write {v} without quotes")
+    if isinstance(v, Symbol):
+        raise _err(f"unknown {key} '{v}'", val, did_you_mean(v, options))
+    raise _err(f"{key} must be one of {', '.join(options)}, not {describe(v)}", val)
+
+
+def as_int_list(val: Value, key: str, n: int, minimum: int = 1, axes: str = "") -> tuple[int, ...]:
+    v = val.v
+    if not isinstance(v, tuple):
+        raise _err(
+            f"{key} must be a list of {n} integers, not {describe(v)}",
+            val,
+            f"write {key} = [{', '.join(axes) if axes else '...'}]",
+        )
+    if len(v) != n:
+        raise _err(
+            f"{key} must have {n} entries, not {len(v)}",
+            val,
+            f"the entries are [{', '.join(axes)}]" if axes else None,
+        )
+    return tuple(as_int(item, f"{key}[{i}]", minimum) for i, item in enumerate(v))
+
+
+def as_size(val: Value, key: str) -> int | None:
+    """An input size: an integer >= 1, or None for '?'."""
+    if val.v is DYN:
+        return None
+    return as_int(val, key, 1)
+
+
+def as_string(val: Value, key: str) -> A.StrLit:
+    """A block string: returns the literal (with its span in the file) to parse."""
+    v = val.v
+    if isinstance(v, str) and not isinstance(v, Symbol):
+        lit = val.lit if isinstance(val.lit, A.StrLit) else A.StrLit(v, val.span)
+        return lit
+    hint = 'block strings are quoted, e.g. "T1L1G1"'
+    raise _err(f"{key} must be a block string, not {describe(v)}", val, hint)
