@@ -25,10 +25,7 @@ class Stem(nn.Module):
         ph, pw, pd = cfg.patch
         kernel = (pd, ph, pw)
         self.conv = nn.Conv3d(cfg.c_in, cfg.c_out, kernel_size=kernel, stride=kernel, bias=True)
-        if cfg.norm is not None:
-            self.norm = build_norm(cfg.norm, cfg.c_out, cfg.size)
-        else:
-            self.register_module("norm", None)
+        self.norm = build_norm(cfg.norm, cfg.c_out, cfg.size) if cfg.norm is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)

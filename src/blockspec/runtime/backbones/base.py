@@ -1,0 +1,113 @@
+"""What every backbone shares: the input check, the optional stem and the optional head.
+
+A backbone module *is* the compiled network: it holds ``stem`` (optional, registered first),
+its own modules (``level0``, ``bridge``, ``stage0`` ...) at top level, and ``head`` (optional,
+registered last), so state-dict keys read ``stem.conv.weight``, ``level0.enc.cell0...``,
+``head.conv.weight`` with no ``backbone.`` prefix. ``forward`` runs
+
+1. the input check against `InputConfig` (when given), raising `ShapeError`;
+2. stem -> the backbone's `features` -> head; a head on a list output uses its last element and
+   the module then returns the head's output alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from blockspec.errors import ShapeError
+from blockspec.runtime.config import HeadConfig, InputConfig, StemConfig
+from blockspec.runtime.heads import Head
+from blockspec.runtime.stem import Stem
+
+__all__ = ["Backbone", "check_input"]
+
+_AXES = ("D", "H", "W")
+
+
+def _allowed(name: str, step: int, minimum: int) -> str:
+    if step > 1 and minimum > step:
+        return f"{name} must be a multiple of {step} and at least {minimum}"
+    if step > 1:
+        return f"{name} must be a multiple of {step}"
+    return f"{name} must be at least {max(1, minimum)}"
+
+
+def check_input(x: torch.Tensor, cfg: InputConfig) -> None:
+    """Check ``x`` against what the network accepts; raise `ShapeError` naming the axis.
+
+    Channels and static axes must be equal; a dynamic axis must be a positive multiple of its
+    ``step`` and at least its ``minimum``. Only integer comparisons on the shape: cheap.
+    """
+    if x.dim() != 5:
+        raise ShapeError(
+            f"the input has shape {tuple(x.shape)}; the network takes a 5D tensor "
+            f"[B, C, D, H, W] with C = {cfg.channels}",
+            hint="add the missing axes, e.g. x[:, :, None] for 2D images (D = 1)",
+        )
+    c = x.shape[1]
+    if c != cfg.channels:
+        raise ShapeError(
+            f"the input has C = {c} channels; the network takes C = {cfg.channels}",
+            hint="the spec's input { channels = ... } fixes the number of input channels",
+        )
+    for i, name in enumerate(_AXES):
+        n = x.shape[2 + i]
+        want = cfg.size[i]
+        if want is not None:
+            if n != want:
+                raise ShapeError(
+                    f"{name} = {n} does not match the network's static size; {name} must be {want}",
+                    hint=f"the spec fixes {name} = {want}; mark it `?` to accept other sizes",
+                )
+            continue
+        step, minimum = cfg.step[i], max(1, cfg.minimum[i])
+        if n < 1 or n % step != 0:
+            raise ShapeError(
+                f"{name} = {n} is not a multiple of {step}; {_allowed(name, step, minimum)}"
+            )
+        if n < minimum:
+            raise ShapeError(f"{name} = {n} is too small; {_allowed(name, step, minimum)}")
+
+
+class Backbone(nn.Module):
+    """Base of `UNet`, `HRNet` and `SOANet`: optional input check, stem and head.
+
+    Subclasses implement `build` (register their modules, called between the stem and the head)
+    and `features` (the backbone proper, on the stem's output).
+    """
+
+    def __init__(
+        self,
+        cfg: Any,
+        *,
+        input: InputConfig | None = None,
+        stem: StemConfig | None = None,
+        head: HeadConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.input_cfg = input
+        self.stem = Stem(stem) if stem is not None else None
+        self.build(cfg)
+        self.head = Head(head) if head is not None else None
+
+    def build(self, cfg: Any) -> None:
+        """Register the backbone's own modules."""
+        raise NotImplementedError
+
+    def features(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        """The backbone proper: the stem's output (or the input) -> tensor or list."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        if self.input_cfg is not None:
+            check_input(x, self.input_cfg)
+        if self.stem is not None:
+            x = self.stem(x)
+        y = self.features(x)
+        if self.head is None:
+            return y
+        return self.head(y[-1] if isinstance(y, list) else y)
