@@ -43,7 +43,7 @@ class FrameLayerNorm(nn.LayerNorm):
         super().__init__((channels, h, w))
 
     def forward(self, x: Tensor) -> Tensor:
-        _, _, hh, ww = self.normalized_shape
+        _, hh, ww = self.normalized_shape
         if x.shape[3] != hh or x.shape[4] != ww:
             raise ShapeError(
                 f"norm 'layer' was built for maps of {hh}x{ww} (H x W) but got "
