@@ -87,7 +87,9 @@ class SpecError(Exception):
 
     def render(self, color: bool = False) -> str:
         """The error as a compiler prints it: place, message, source line, caret, hint."""
-        red, bold, cyan, reset = ("\033[31m", "\033[1m", "\033[36m", "\033[0m") if color else ("",) * 4
+        red, bold, cyan, reset = (
+            ("\033[31m", "\033[1m", "\033[36m", "\033[0m") if color else ("",) * 4
+        )
         lines: list[str] = []
         if self.span is not None:
             head = f"{self.span.file}:{self.span.line}:{self.span.column}: "

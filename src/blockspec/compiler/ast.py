@@ -282,7 +282,9 @@ class SpecBuilder(_ExprBuilder):
     def sub(self, kind: Token, index: Token, body: tuple) -> Sub:
         items, close = body
         idx = int(index) if len(index) <= 19 else -1
-        return Sub(str(kind), idx, items, self.s.token(kind), self.s.token(index), close, str(index))
+        return Sub(
+            str(kind), idx, items, self.s.token(kind), self.s.token(index), close, str(index)
+        )
 
     @v_args(inline=True)
     def plain_section(self, kind: Token, body: tuple) -> Section:

@@ -127,7 +127,9 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
                 )
             if in_block_string and not text.strip():
                 return SpecSyntaxError(
-                    "empty block string", make_span(1, 1, 1), 'write at least one cell, e.g. "T1L1G1"'
+                    "empty block string",
+                    make_span(1, 1, 1),
+                    'write at least one cell, e.g. "T1L1G1"',
                 )
             return SpecSyntaxError(
                 f"unexpected end of the {where}",

@@ -87,7 +87,9 @@ class Block:
 
     @property
     def config(self) -> BlockConfig:
-        return BlockConfig(self.text, tuple(c.config for c in self.cells), self.dense, self.checkpoint)
+        return BlockConfig(
+            self.text, tuple(c.config for c in self.cells), self.dense, self.checkpoint
+        )
 
     @property
     def c_in(self) -> int:

@@ -149,14 +149,20 @@ def _entries(
             if sub_kind is None or item.kind != sub_kind:
                 want = f"'{sub_kind} N {{ ... }}'" if sub_kind else "no nested entries"
                 errs.add(
-                    SpecSyntaxError(f"'{item.kind}' entries are not allowed in {where}", item.span,
-                                    f"{where} takes {want}")
+                    SpecSyntaxError(
+                        f"'{item.kind}' entries are not allowed in {where}",
+                        item.span,
+                        f"{where} takes {want}",
+                    )
                 )
                 continue
             if item.index in out.subs:
                 errs.add(
-                    SpecValueError(f"{item.kind} {item.index_text} is given twice", item.index_span,
-                                   "merge the two entries into one")
+                    SpecValueError(
+                        f"{item.kind} {item.index_text} is given twice",
+                        item.index_span,
+                        "merge the two entries into one",
+                    )
                 )
                 continue
             sub_entries = _entries(
@@ -166,15 +172,21 @@ def _entries(
             continue
         if item.key not in allowed:
             errs.add(
-                SpecValueError(f"unknown key '{item.key}' in {where}", item.key_span,
-                               did_you_mean(item.key, allowed))
+                SpecValueError(
+                    f"unknown key '{item.key}' in {where}",
+                    item.key_span,
+                    did_you_mean(item.key, allowed),
+                )
             )
             continue
         if item.key in out.values:
             first = out.key_spans[item.key]
             errs.add(
-                SpecValueError(f"duplicate key '{item.key}' in {where}", item.key_span,
-                               f"'{item.key}' is already set on line {first.line}")
+                SpecValueError(
+                    f"duplicate key '{item.key}' in {where}",
+                    item.key_span,
+                    f"'{item.key}' is already set on line {first.line}",
+                )
             )
             continue
         try:
@@ -186,20 +198,30 @@ def _entries(
 
 
 def _convert(
-    entries: _Entries, key: str, convert: Callable[[Value, str], object], errs: Collector,
-    default: object = None, required: bool = False, where: str = "",
+    entries: _Entries,
+    key: str,
+    convert: Callable[[Value, str], object],
+    errs: Collector,
+    default: object = None,
+    required: bool = False,
+    where: str = "",
 ) -> object:
     val = entries.get(key)
     if val is None:
         if required:
             assert entries.close is not None
             errs.add(
-                SpecValueError(f"{where} is missing the key '{key}'", entries.close,
-                               f"add '{key} = ...' to {where}")
+                SpecValueError(
+                    f"{where} is missing the key '{key}'",
+                    entries.close,
+                    f"add '{key} = ...' to {where}",
+                )
             )
         return default
     if val.v is DYN and key not in ("D", "H", "W"):
-        errs.add(SpecValueError("'?' is only allowed for D, H and W in the input section", val.span))
+        errs.add(
+            SpecValueError("'?' is only allowed for D, H and W in the input section", val.span)
+        )
         return default
     try:
         return convert(val, key)
@@ -401,21 +423,29 @@ def _override_params(cell: A.BCell, family: str, errs: Collector) -> dict[str, _
         spec = CELL_KEYS.get(ov.key)
         if spec is None:
             errs.add(
-                SpecValueError(f"unknown cell key '{ov.key}'", ov.key_span,
-                               did_you_mean(ov.key, [k for k, s in CELL_KEYS.items()
-                                                     if not s.block_level]))
+                SpecValueError(
+                    f"unknown cell key '{ov.key}'",
+                    ov.key_span,
+                    did_you_mean(ov.key, [k for k, s in CELL_KEYS.items() if not s.block_level]),
+                )
             )
             continue
         if spec.block_level:
             errs.add(
-                SpecValueError(f"'{ov.key}' is a block-level key and cannot be set per cell",
-                               ov.key_span, f"set {ov.key} in cell {{}} or in a level/stage entry")
+                SpecValueError(
+                    f"'{ov.key}' is a block-level key and cannot be set per cell",
+                    ov.key_span,
+                    f"set {ov.key} in cell {{}} or in a level/stage entry",
+                )
             )
             continue
         if spec.applies is not None and family not in spec.applies:
             errs.add(
-                SpecValueError(f"'{ov.key}' has no effect on a {cell.code} cell", ov.key_span,
-                               "remove the override")
+                SpecValueError(
+                    f"'{ov.key}' has no effect on a {cell.code} cell",
+                    ov.key_span,
+                    "remove the override",
+                )
             )
             continue
         if ov.key in out:
@@ -442,8 +472,14 @@ class _Ctx:
     subs: dict[int, tuple[A.Sub, dict[str, _Param]]]
 
     def block(
-        self, path: str, lit: A.StrLit, c_in: int, c_out: int,
-        size: tuple[ir.Dim, ir.Dim, ir.Dim], level: int, sub: int,
+        self,
+        path: str,
+        lit: A.StrLit,
+        c_in: int,
+        c_out: int,
+        size: tuple[ir.Dim, ir.Dim, ir.Dim],
+        level: int,
+        sub: int,
     ) -> ir.Block | None:
         """One block at `path`: cells from the block string, parameters resolved and sized."""
         try:
@@ -465,14 +501,24 @@ class _Ctx:
             w, wo = params["window"].value, params["window"].origin
             p, po = params["patch"].value, params["patch"].origin
             window, patch = size_window(
-                w, p,  # type: ignore[arg-type]
-                wo.layer in ("default", "cell"), po.layer in ("default", "cell"),
-                str(params["window_sizing"].value), k, size,
+                w,
+                p,  # type: ignore[arg-type]
+                wo.layer in ("default", "cell"),
+                po.layer in ("default", "cell"),
+                str(params["window_sizing"].value),
+                k,
+                size,
             )
             cin = c_in if i == 0 else c_out
             cfg = CellConfig(
-                code=bc.code, family=family, has_mixer=has_mixer, c_in=cin, c_out=c_out,
-                size=ir.runtime_size(size), window=window, patch=patch,
+                code=bc.code,
+                family=family,
+                has_mixer=has_mixer,
+                c_in=cin,
+                c_out=c_out,
+                size=ir.runtime_size(size),
+                window=window,
+                patch=patch,
                 heads=params["heads"].value,  # type: ignore[arg-type]
                 attention=params["attention"].value if family in _LIN_ATTN else "conv",  # type: ignore[arg-type]
                 mixer=params["mixer"].value if family not in ("T", "C2", "C3") else "conv",  # type: ignore[arg-type]
@@ -492,8 +538,13 @@ class _Ctx:
             origins = tuple((key, prm.origin) for key, prm in params.items())
             cells.append(ir.Cell(f"{path}.cell{i}", cfg, size, level, bc.span, origins))
         return ir.Block(
-            path, lit.value, tuple(cells),
-            bool(base["dense"].value), bool(base["checkpoint"].value), size, lit.span,
+            path,
+            lit.value,
+            tuple(cells),
+            bool(base["dense"].value),
+            bool(base["checkpoint"].value),
+            size,
+            lit.span,
         )
 
 
@@ -519,8 +570,11 @@ def _channels(entries: _Entries, n: int, counts: list[int], errs: Collector) -> 
             return tuple(32 * 2**c for c in counts)
         if len(chans) != n:
             errs.add(
-                SpecValueError(f"channels lists {len(chans)} values for {n} levels/stages",
-                               val.span, f"give one value per level/stage ({n}), or one int")
+                SpecValueError(
+                    f"channels lists {len(chans)} values for {n} levels/stages",
+                    val.span,
+                    f"give one value per level/stage ({n}), or one int",
+                )
             )
             return tuple((chans + chans[-1:] * n)[:n])
         return chans
@@ -542,8 +596,9 @@ def _block_list(
         return (default + default[-1:] * n)[:n]
     if not isinstance(val.v, tuple) or not val.v:
         errs.add(
-            SpecValueError(f"{key} must be a list of block strings", val.span,
-                           f'write {key} = ["T1L1G1", ...]')
+            SpecValueError(
+                f"{key} must be a list of block strings", val.span, f'write {key} = ["T1L1G1", ...]'
+            )
         )
         return None
     lits: list[A.StrLit] = []
@@ -555,8 +610,11 @@ def _block_list(
             return None
     if len(lits) > n:
         errs.add(
-            SpecValueError(f"{key} lists {len(lits)} blocks for {n} levels", val.span,
-                           f"give at most {n} (a shorter list repeats its last)")
+            SpecValueError(
+                f"{key} lists {len(lits)} blocks for {n} levels",
+                val.span,
+                f"give at most {n} (a shorter list repeats its last)",
+            )
         )
     return (lits + lits[-1:] * n)[:n]
 
@@ -572,12 +630,22 @@ def _one_block(entries: _Entries, key: str, errs: Collector) -> A.StrLit | None:
         return None
 
 
+_EXAMPLE_SECTION = {
+    "input": "input { channels = 1, D = 1, H = 64, W = 64 }",
+    "backbone": "backbone unet { ... } (or hrnet, soanet)",
+}
 _DEFAULT_BLOCK = A.StrLit("T1L1G1", Span(1, 1, 8, "<default>", '"T1L1G1"'))
 
 
 def _resample(
-    path: str, direction: str, method: str, chans: tuple[int, ...], size_in, factor: int,
-    depth: bool, span: Span | None,
+    path: str,
+    direction: str,
+    method: str,
+    chans: tuple[int, ...],
+    size_in,
+    factor: int,
+    depth: bool,
+    span: Span | None,
 ) -> ir.Resample:
     if direction == "down":
         size_out = _halve(size_in, len(chans) - 1, depth)
@@ -592,7 +660,6 @@ def _backbone(
     sec: A.Section, entries: _Entries, ctx: _Ctx, c_in: int, size, errs: Collector
 ) -> ir.UNet | ir.HRNet | ir.SOANet | None:
     kind = sec.name
-    where = f"backbone {kind}"
     depth = bool(_convert(entries, "downsample_depth", as_bool, errs, False))
     ctx.depth = depth
     if kind == "soanet":
@@ -600,11 +667,17 @@ def _backbone(
     levels = _convert(entries, "levels", lambda v, k: as_int(v, k, 1), errs, 2)
     n = int(levels)  # type: ignore[arg-type]
     if n > 62:
-        errs.add(SpecValueError(f"{n} levels are more than any input allows",
-                                entries.values["levels"].span, "use fewer levels"))
+        errs.add(
+            SpecValueError(
+                f"{n} levels are more than any input allows",
+                entries.values["levels"].span,
+                "use fewer levels",
+            )
+        )
         return None
-    down_m = _convert(entries, "downsample", _names("interpolate", "stride", "merge"), errs,
-                      "interpolate")
+    down_m = _convert(
+        entries, "downsample", _names("interpolate", "stride", "merge"), errs, "interpolate"
+    )
     up_m = _convert(entries, "upsample", _names("linear", "nearest"), errs, "linear")
     chans = _channels(entries, n, list(range(n)), errs)
     blocks = _block_list(entries, "blocks", n, errs, [_DEFAULT_BLOCK])
@@ -613,11 +686,19 @@ def _backbone(
     max_sub = n if kind == "unet" else n - 1
     for idx, (sub, _) in ctx.subs.items():
         if idx > max_sub:
-            errs.add(SpecValueError(f"level {idx} does not exist", sub.index_span,
-                                    f"levels count from 0 to {max_sub}"
-                                    + (" (level L is the bridge)" if kind == "unet" else "")))
-    spans = (("levels", entries.values["levels"].span) if "levels" in entries.values else
-             ("levels", entries.close),)
+            errs.add(
+                SpecValueError(
+                    f"level {idx} does not exist",
+                    sub.index_span,
+                    f"levels count from 0 to {max_sub}"
+                    + (" (level L is the bridge)" if kind == "unet" else ""),
+                )
+            )
+    spans = (
+        ("levels", entries.values["levels"].span)
+        if "levels" in entries.values
+        else ("levels", entries.close),
+    )
     if kind == "unet":
         dec = _block_list(entries, "decoder", n, errs, blocks)
         bridge_lit = _one_block(entries, "bridge", errs) or blocks[-1]
@@ -625,23 +706,39 @@ def _backbone(
         encs, downs = [], []
         for l in range(n):
             s_l = _halve(size, l, depth)
-            enc = ctx.block(f"level{l}.enc", blocks[l], c_in if l == 0 else chans[l - 1],
-                            chans[l], s_l, l, l)
-            down = _resample(f"level{l}.down", "down", str(down_m), (chans[l], chans[l]), s_l,
-                             2, depth, None)
+            enc = ctx.block(
+                f"level{l}.enc", blocks[l], c_in if l == 0 else chans[l - 1], chans[l], s_l, l, l
+            )
+            down = _resample(
+                f"level{l}.down", "down", str(down_m), (chans[l], chans[l]), s_l, 2, depth, None
+            )
             encs.append(enc)
             downs.append(down)
-        bridge = ctx.block("bridge", bridge_lit, chans[-1], chans[-1], _halve(size, n, depth),
-                           n, n)
+        bridge = ctx.block("bridge", bridge_lit, chans[-1], chans[-1], _halve(size, n, depth), n, n)
         ups, gates, decs = [None] * n, [None] * n, [None] * n
         for l in reversed(range(n)):
             s_l = _halve(size, l, depth)
-            ups[l] = _resample(f"level{l}.up", "up", str(up_m), (chans[l], chans[l]),
-                               _halve(size, l + 1, depth), 2, depth, None)
+            ups[l] = _resample(
+                f"level{l}.up",
+                "up",
+                str(up_m),
+                (chans[l], chans[l]),
+                _halve(size, l + 1, depth),
+                2,
+                depth,
+                None,
+            )
             gate = _convert(entries, "gate", as_bool, errs, True)
             gates[l] = ir.Gate(f"level{l}.gate", chans[l], s_l) if gate else None
-            decs[l] = ctx.block(f"level{l}.dec", dec[l] if dec else blocks[l], 2 * chans[l],
-                                chans[l - 1] if l > 0 else chans[0], s_l, l, l)
+            decs[l] = ctx.block(
+                f"level{l}.dec",
+                dec[l] if dec else blocks[l],
+                2 * chans[l],
+                chans[l - 1] if l > 0 else chans[0],
+                s_l,
+                l,
+                l,
+            )
         if any(b is None for b in [*encs, bridge, *decs]):
             return None
         for l in range(n):
@@ -657,11 +754,30 @@ def _backbone(
             s_l = _halve(size, l, depth)
             if s > 0:
                 for lf in range(l):
-                    res.append(((l, s, lf), _resample(
-                        f"level{l}.stage{s}.from{lf}", "down", str(down_m),
-                        tuple(chans[lf: l + 1]), _halve(size, lf, depth), 2, depth, None)))
-            b = ctx.block(f"level{l}.stage{s}", blocks[l], c_in if (l, s) == (0, 0) else chans[l],
-                          chans[l], s_l, l, l)
+                    res.append(
+                        (
+                            (l, s, lf),
+                            _resample(
+                                f"level{l}.stage{s}.from{lf}",
+                                "down",
+                                str(down_m),
+                                tuple(chans[lf : l + 1]),
+                                _halve(size, lf, depth),
+                                2,
+                                depth,
+                                None,
+                            ),
+                        )
+                    )
+            b = ctx.block(
+                f"level{l}.stage{s}",
+                blocks[l],
+                c_in if (l, s) == (0, 0) else chans[l],
+                chans[l],
+                s_l,
+                l,
+                l,
+            )
             ok &= b is not None
             blks.append(((l, s), b))  # type: ignore[arg-type]
     fus: list[tuple[tuple[int, int], ir.Resample]] = []
@@ -670,28 +786,59 @@ def _backbone(
         s_l = _halve(size, l, depth)
         for lf in range(n):
             if lf < l:
-                fus.append(((l, lf), _resample(f"fusion.level{l}.from{lf}", "down", str(down_m),
-                                               tuple(chans[lf: l + 1]), _halve(size, lf, depth),
-                                               2, depth, None)))
+                fus.append(
+                    (
+                        (l, lf),
+                        _resample(
+                            f"fusion.level{l}.from{lf}",
+                            "down",
+                            str(down_m),
+                            tuple(chans[lf : l + 1]),
+                            _halve(size, lf, depth),
+                            2,
+                            depth,
+                            None,
+                        ),
+                    )
+                )
             elif lf > l:
-                fus.append(((l, lf), _resample(f"fusion.level{l}.from{lf}", "up", str(up_m),
-                                               (chans[lf], chans[l]), _halve(size, lf, depth),
-                                               2 ** (lf - l), depth, None)))
-        b = ctx.block(f"fusion.level{l}.out", fusion_lit or blocks[l], chans[l], chans[l], s_l,
-                      l, l)
+                fus.append(
+                    (
+                        (l, lf),
+                        _resample(
+                            f"fusion.level{l}.from{lf}",
+                            "up",
+                            str(up_m),
+                            (chans[lf], chans[l]),
+                            _halve(size, lf, depth),
+                            2 ** (lf - l),
+                            depth,
+                            None,
+                        ),
+                    )
+                )
+        b = ctx.block(
+            f"fusion.level{l}.out", fusion_lit or blocks[l], chans[l], chans[l], s_l, l, l
+        )
         ok &= b is not None
         outs.append(b)  # type: ignore[arg-type]
     if not ok:
         return None
-    return ir.HRNet(chans, tuple(blks), tuple(res), tuple(fus), tuple(outs), str(up_m), depth,
-                    size, spans=spans)
+    return ir.HRNet(
+        chans, tuple(blks), tuple(res), tuple(fus), tuple(outs), str(up_m), depth, size, spans=spans
+    )
 
 
 def _soanet(sec, entries: _Entries, ctx: _Ctx, c_in: int, size, errs: Collector, depth: bool):
     lits_val = entries.get("stages")
     if lits_val is None:
-        errs.add(SpecValueError("backbone soanet is missing the key 'stages'", entries.close,
-                                'add stages = ["(S3Sh)*1", ...]'))
+        errs.add(
+            SpecValueError(
+                "backbone soanet is missing the key 'stages'",
+                entries.close,
+                'add stages = ["(S3Sh)*1", ...]',
+            )
+        )
         return None
     if not isinstance(lits_val.v, tuple) or not lits_val.v:
         errs.add(SpecValueError("stages must be a list of block strings", lits_val.span))
@@ -704,14 +851,18 @@ def _soanet(sec, entries: _Entries, ctx: _Ctx, c_in: int, size, errs: Collector,
         if isinstance(down_v.v, bool):
             method = "interpolate" if down_v.v else None
         else:
-            method = _convert(entries, "downsample", _names("interpolate", "stride", "merge"),
-                              errs, "interpolate")  # type: ignore[assignment]
+            method = _convert(
+                entries, "downsample", _names("interpolate", "stride", "merge"), errs, "interpolate"
+            )  # type: ignore[assignment]
     counts = [s if method else 0 for s in range(n)]
     chans = _channels(entries, n, counts, errs)
     for idx, (sub, _) in ctx.subs.items():
         if idx >= n:
-            errs.add(SpecValueError(f"stage {idx} does not exist", sub.index_span,
-                                    f"stages count from 0 to {n - 1}"))
+            errs.add(
+                SpecValueError(
+                    f"stage {idx} does not exist", sub.index_span, f"stages count from 0 to {n - 1}"
+                )
+            )
     if lits is None:
         return None
     stages: list[ir.Block] = []
@@ -721,8 +872,18 @@ def _soanet(sec, entries: _Entries, ctx: _Ctx, c_in: int, size, errs: Collector,
     for s in range(n):
         s_s = _halve(size, counts[s], depth)
         if s > 0 and method:
-            downs.append(_resample(f"stage{s}.down", "down", method, (chans[s - 1], chans[s]),
-                                   _halve(size, counts[s - 1], depth), 2, depth, None))
+            downs.append(
+                _resample(
+                    f"stage{s}.down",
+                    "down",
+                    method,
+                    (chans[s - 1], chans[s]),
+                    _halve(size, counts[s - 1], depth),
+                    2,
+                    depth,
+                    None,
+                )
+            )
             prev = chans[s]
         else:
             downs.append(None)
@@ -748,32 +909,62 @@ def resolve(spec: A.Spec, overrides: Mapping[str, Value] | None = None) -> ir.Ne
     for st in spec.statements:
         if isinstance(st, A.Section):
             if st.kind in sections:
-                errs.add(SpecValueError(f"duplicate section '{st.kind}'", st.span,
-                                        f"'{st.kind}' is already given on line "
-                                        f"{sections[st.kind].span.line}; merge them"))
+                errs.add(
+                    SpecValueError(
+                        f"duplicate section '{st.kind}'",
+                        st.span,
+                        f"'{st.kind}' is already given on line "
+                        f"{sections[st.kind].span.line}; merge them",
+                    )
+                )
                 continue
             sections[st.kind] = st
     for req in ("input", "backbone"):
         if req not in sections:
-            errs.add(SpecValueError(f"missing section '{req}'", spec.end_span,
-                                    f"add {'input { channels = 1, D = 1, H = 64, W = 64 }' if req == 'input' else 'backbone unet { ... }'}"))
+            errs.add(
+                SpecValueError(
+                    f"missing section '{req}'",
+                    spec.end_span,
+                    "add " + _EXAMPLE_SECTION[req],
+                )
+            )
     for sec in sections.values():
         if sec.kind in ("input", "cell", "stem") and sec.name is not None:
-            errs.add(SpecSyntaxError(f"section '{sec.kind}' takes no name", sec.name_span or sec.span,
-                                     f"write {sec.kind} {{ ... }}"))
+            errs.add(
+                SpecSyntaxError(
+                    f"section '{sec.kind}' takes no name",
+                    sec.name_span or sec.span,
+                    f"write {sec.kind} {{ ... }}",
+                )
+            )
         if sec.kind in ("backbone", "head") and sec.name is None:
             opts = "unet, hrnet, soanet" if sec.kind == "backbone" else "conv, classify"
-            errs.add(SpecSyntaxError(f"section '{sec.kind}' needs a kind", sec.span,
-                                     f"write {sec.kind} NAME {{ ... }} with NAME one of {opts}"))
+            errs.add(
+                SpecSyntaxError(
+                    f"section '{sec.kind}' needs a kind",
+                    sec.span,
+                    f"write {sec.kind} NAME {{ ... }} with NAME one of {opts}",
+                )
+            )
     bb = sections.get("backbone")
     if bb is not None and bb.name is not None and bb.name not in _BACKBONE_KEYS:
-        errs.add(SpecValueError(f"unknown backbone '{bb.name}'", bb.name_span or bb.span,
-                                did_you_mean(bb.name, _BACKBONE_KEYS)))
+        errs.add(
+            SpecValueError(
+                f"unknown backbone '{bb.name}'",
+                bb.name_span or bb.span,
+                did_you_mean(bb.name, _BACKBONE_KEYS),
+            )
+        )
         bb = None
     hd = sections.get("head")
     if hd is not None and hd.name is not None and hd.name not in _HEAD_KEYS:
-        errs.add(SpecValueError(f"unknown head '{hd.name}'", hd.name_span or hd.span,
-                                did_you_mean(hd.name, _HEAD_KEYS)))
+        errs.add(
+            SpecValueError(
+                f"unknown head '{hd.name}'",
+                hd.name_span or hd.span,
+                did_you_mean(hd.name, _HEAD_KEYS),
+            )
+        )
         hd = None
 
     def sec_entries(sec: A.Section | None, allowed, sub_kind=None) -> _Entries | None:
@@ -788,17 +979,24 @@ def resolve(spec: A.Spec, overrides: Mapping[str, Value] | None = None) -> ir.Ne
     if inp_e is not None:
         ch = _convert(inp_e, "channels", lambda v, k: as_int(v, k, 1), errs, None, True, "input")
         if inp_e.get("channels") is not None and inp_e.values["channels"].v is DYN:
-            errs.add(SpecValueError("input channels must be static", inp_e.values["channels"].span,
-                                    "give an integer"))
+            errs.add(
+                SpecValueError(
+                    "input channels must be static",
+                    inp_e.values["channels"].span,
+                    "give an integer",
+                )
+            )
         dims = []
         for ax in "DHW":
             v = _convert(inp_e, ax, as_size, errs, 1, True, "input")
             dims.append(ir.Sym(ax) if v is None else v)
         if ch is not None:
-            inp = ir.Input(int(ch), (dims[0], dims[1], dims[2]),  # type: ignore[arg-type]
-                           spans=tuple(inp_e.values[a].span if a in inp_e.values else None
-                                       for a in "DHW"),  # type: ignore[arg-type]
-                           channels_span=inp_e.values["channels"].span)
+            inp = ir.Input(
+                int(ch),
+                (dims[0], dims[1], dims[2]),  # type: ignore[arg-type]
+                spans=tuple(inp_e.values[a].span if a in inp_e.values else None for a in "DHW"),  # type: ignore[arg-type]
+                channels_span=inp_e.values["channels"].span,
+            )
     # cell defaults
     cell_e = sec_entries(sections.get("cell"), _SECTION_KEYS["cell"])
     defaults = _cell_params(cell_e, "cell", errs) if cell_e else {}
@@ -819,10 +1017,14 @@ def resolve(spec: A.Spec, overrides: Mapping[str, Value] | None = None) -> ir.Ne
                 return a / p if isinstance(a, ir.Sym) else a // p
 
             size_after = (div(d, pd), div(h, ph), div(w, pw))
-            cfg = StemConfig(inp.channels, int(sch), tuple(patch),  # type: ignore[arg-type]
-                             None if snorm == "none" else str(snorm), ir.runtime_size(size_after))
-            stem = ir.Stem("stem", cfg, inp.size, size_after,
-                           stem_e.values["patch"].span)
+            cfg = StemConfig(
+                inp.channels,
+                int(sch),
+                tuple(patch),  # type: ignore[arg-type]
+                None if snorm == "none" else str(snorm),
+                ir.runtime_size(size_after),
+            )
+            stem = ir.Stem("stem", cfg, inp.size, size_after, stem_e.values["patch"].span)
             c_after = int(sch)  # type: ignore[arg-type]
     # backbone
     backbone = None
@@ -839,12 +1041,17 @@ def resolve(spec: A.Spec, overrides: Mapping[str, Value] | None = None) -> ir.Ne
     hd_e = sec_entries(hd, _HEAD_KEYS[hd.name]) if hd is not None and hd.name else None
     if hd_e is not None and hd is not None:
         key = _HEAD_KEYS[hd.name][0]  # type: ignore[index]
-        n_out = _convert(hd_e, key, lambda v, k: as_int(v, k, 1), errs, None, True,
-                         f"head {hd.name}")
+        n_out = _convert(
+            hd_e, key, lambda v, k: as_int(v, k, 1), errs, None, True, f"head {hd.name}"
+        )
         if n_out is not None and backbone is not None:
             c_last, size_last = _backbone_output(backbone)
-            head = ir.Head("head", HeadConfig(str(hd.name), c_last, int(n_out)),  # type: ignore[arg-type]
-                           size_last, hd.span)
+            head = ir.Head(
+                "head",
+                HeadConfig(str(hd.name), c_last, int(n_out)),  # type: ignore[arg-type]
+                size_last,
+                hd.span,
+            )
     errs.check()
     assert inp is not None and backbone is not None
     return ir.Network(inp, stem, backbone, head, spec.file, spec.source)

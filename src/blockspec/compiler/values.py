@@ -149,7 +149,9 @@ def _power(a: int | float, b: int | float, span: Span) -> int | float:
     if abs(a) > 1 and b > 0 and b * math.log2(abs(a)) >= 63:
         _check_magnitude(float("inf"), span)
     if a < 0 and not float(b).is_integer():
-        raise SpecValueError("a negative number raised to a fractional power", span, "not a real number")
+        raise SpecValueError(
+            "a negative number raised to a fractional power", span, "not a real number"
+        )
     try:
         r = float(a) ** float(b)
     except (OverflowError, ZeroDivisionError) as exc:
@@ -238,7 +240,9 @@ def python_value(obj: object, span: Span) -> Value:
 
 def check_let_name(name: str, span: Span) -> None:
     if name in RESERVED:
-        raise SpecValueError(f"'{name}' is a reserved word", span, "choose another name for the let")
+        raise SpecValueError(
+            f"'{name}' is a reserved word", span, "choose another name for the let"
+        )
     if name in VALUE_NAMES:
         raise SpecValueError(
             f"'{name}' is a value name of the language",

@@ -1,0 +1,232 @@
+"""The public Python API: parse, compile, block, summary, format (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .compiler import ast as A
+from .compiler import ir
+from .compiler.budget import DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PARAMS, check_budget
+from .compiler.infer import NodeStats, infer, totals
+from .compiler.printer import format_spec
+from .compiler.resolve import resolve
+from .compiler.validate import validate
+from .compiler.values import Value, python_value
+from .errors import Span, SpecSyntaxError, SpecValueError
+
+__all__ = ["parse", "compile", "block", "summary", "format", "read_source", "Summary"]
+
+Source = str | os.PathLike
+
+
+def read_source(source: Source) -> tuple[str, str]:
+    """(text, file name) of a source: a path, or spec text (a one-line str ending in .bspec is a
+    path)."""
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and "\n" not in source and source.strip().endswith(".bspec")
+    ):
+        path = Path(source)
+        try:
+            return path.read_text(encoding="utf-8"), str(source)
+        except FileNotFoundError:
+            raise SpecValueError(
+                f"no such spec file: {path}", None, "check the path (specs end in .bspec)"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise SpecSyntaxError(f"{path} is not UTF-8 text ({exc.reason})") from None
+        except OSError as exc:
+            raise SpecValueError(f"cannot read {path}: {exc.strerror}") from None
+    if not isinstance(source, str):
+        raise TypeError(f"a spec source is a path or a str, not {type(source).__name__}")
+    return source, "<string>"
+
+
+def _override_values(overrides: Mapping[str, Any] | None) -> dict[str, Value]:
+    """API/CLI overrides as values; each gets a line of the pseudo-file <overrides>."""
+    if not overrides:
+        return {}
+    out: dict[str, Value] = {}
+    lines = []
+    for name, v in overrides.items():
+        text = v.text if isinstance(v, OverrideText) else repr(v)
+        lines.append(f"{name}={text}")
+    source = "\n".join(lines)
+    for i, (name, v) in enumerate(overrides.items(), start=1):
+        span = Span(
+            i, len(name) + 2, max(1, len(lines[i - 1]) - len(name) - 1), "<overrides>", source
+        )
+        if isinstance(v, OverrideText):
+            out[name] = v.evaluate(i, source)
+        else:
+            out[name] = python_value(v, span)
+    return out
+
+
+@dataclass(frozen=True)
+class OverrideText:
+    """An override written as text (``--set C=64``): the value is parsed as an expression."""
+
+    text: str
+
+    def evaluate(self, line: int, source: str) -> Value:
+        from .compiler.values import evaluate
+
+        name_len = source.split("\n")[line - 1].index("=")
+        spec = A.parse_spec(f"let _={self.text}", "<overrides>")
+        expr = spec.statements[0].value  # type: ignore[union-attr]
+        expr = _shift(expr, line, name_len + 1 - len("let _="), source)
+        return evaluate(expr, {})
+
+
+def _shift(expr: A.Expr, line: int, dcol: int, source: str) -> A.Expr:
+    """Move an expression parsed from a one-line override to its place in <overrides>."""
+    import dataclasses
+
+    def fix(sp: Span) -> Span:
+        return Span(line, sp.column + dcol, sp.length, "<overrides>", source)
+
+    changes: dict[str, Any] = {"span": fix(expr.span)}
+    if isinstance(expr, A.BinOp):
+        changes.update(
+            left=_shift(expr.left, line, dcol, source),
+            right=_shift(expr.right, line, dcol, source),
+            op_span=fix(expr.op_span),
+        )
+    elif isinstance(expr, A.Neg):
+        changes["operand"] = _shift(expr.operand, line, dcol, source)
+    elif isinstance(expr, A.ListExpr):
+        changes["items"] = tuple(_shift(i, line, dcol, source) for i in expr.items)
+    return dataclasses.replace(expr, **changes)
+
+
+@lru_cache(maxsize=64)
+def _parse_text(text: str, file: str, overrides: tuple) -> ir.Network:
+    spec = A.parse_spec(text, file)
+    net = resolve(spec, _override_values(dict(overrides)))
+    return validate(net)
+
+
+def _freeze(overrides: Mapping[str, Any] | None) -> tuple:
+    if not overrides:
+        return ()
+
+    def fz(v):
+        return tuple(fz(x) for x in v) if isinstance(v, list | tuple) else v
+
+    return tuple((k, fz(v)) for k, v in overrides.items())
+
+
+def parse(source: Source, overrides: Mapping[str, Any] | None = None) -> ir.Network:
+    """Parse, resolve and validate a spec; returns the typed IR or raises `SpecError`."""
+    text, file = read_source(source)
+    try:
+        return _parse_text(text, file, _freeze(overrides))
+    except RecursionError:  # pragma: no cover - every limit is checked before recursing
+        raise SpecValueError("the spec nests too deeply", Span(1, 1, 1, file, text)) from None
+
+
+def format(source: Source) -> str:  # noqa: A001 - the public name DESIGN.md gives it
+    """The canonical text of a spec, comments kept (syntax is checked, values are not)."""
+    text, file = read_source(source)
+    return format_spec(A.parse_spec(text, file))
+
+
+def canonical_text(net: ir.Network) -> str:
+    return format_spec(A.parse_spec(net.source, net.file)) if net.source else ""
+
+
+def compile(  # noqa: A001 - the public name DESIGN.md gives it
+    source: Source | ir.Network,
+    seed: int | None = 0,
+    overrides: Mapping[str, Any] | None = None,
+    max_params: float = DEFAULT_MAX_PARAMS,
+    max_activation_bytes: float = DEFAULT_MAX_ACTIVATION_BYTES,
+):
+    """Build the `torch.nn.Module` of a spec (budgets checked before any allocation).
+
+    The module keeps `model.spec` (canonical text) and `model.ir`.
+    """
+    from .compiler.lower import lower
+
+    net = source if isinstance(source, ir.Network) else parse(source, overrides)
+    check_budget(net, max_params, max_activation_bytes)
+    model = lower(net, seed=seed)
+    model.spec = canonical_text(net)
+    model.ir = net
+    model.seed = seed
+    return model
+
+
+def block(
+    text: str,
+    C_in: int,
+    C_out: int,
+    H: int,
+    W: int,
+    D: int = 1,
+    seed: int | None = 0,
+    **cell: Any,
+):
+    """One `Block` from a block string with the language defaults (and `cell` keys) applied."""
+    from .runtime.block import Block
+
+    def lit(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(lit(x) for x in v) + "]"
+        if isinstance(v, str):
+            return v
+        return repr(v)
+
+    cell_text = ", ".join(f"{k} = {lit(v)}" for k, v in cell.items())
+    spec = (
+        f"input {{ channels = {C_in}, D = {D}, H = {H}, W = {W} }}\n"
+        f"cell {{ {cell_text} }}\n"
+        f'backbone soanet {{ channels = [{C_out}], stages = ["{text}"] }}\n'
+    )
+    net = parse(spec)
+    blk = net.backbone.stages[0]  # type: ignore[union-attr]
+    import torch
+
+    if seed is None:
+        return Block(blk.config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Block(blk.config)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Per-node shapes and costs of a network; `str()` is the table."""
+
+    network: ir.Network
+    rows: tuple[NodeStats, ...]
+
+    @property
+    def totals(self):
+        return totals(list(self.rows))
+
+    def to_dict(self) -> dict:
+        from .compiler.summary import summary_dict
+
+        return summary_dict(self)
+
+    def table(self, depth: int | None = None) -> str:
+        from .compiler.summary import summary_table
+
+        return summary_table(self, depth)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def summary(source: Source | ir.Network, overrides: Mapping[str, Any] | None = None) -> Summary:
+    """Shapes, parameters, FLOPs and activation memory per node, with totals."""
+    net = source if isinstance(source, ir.Network) else parse(source, overrides)
+    return Summary(net, tuple(infer(net)))

@@ -1,0 +1,65 @@
+"""Typed IR -> runtime modules. The only part of the compiler that imports the runtime's modules.
+
+Lowering walks the IR once, turning each node into the plain-number configuration the runtime
+builds from (`blockspec.runtime.config`), then builds the network with a seed.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..runtime.config import (
+    HRNetConfig,
+    InputConfig,
+    NetworkConfig,
+    SOANetConfig,
+    UNetConfig,
+)
+from ..runtime.network import build_network
+from . import ir
+
+__all__ = ["network_config", "lower"]
+
+
+def _backbone_config(bb: ir.UNet | ir.HRNet | ir.SOANet) -> UNetConfig | HRNetConfig | SOANetConfig:
+    if isinstance(bb, ir.UNet):
+        return UNetConfig(
+            enc=tuple(lv.enc.config for lv in bb.levels),
+            down=tuple(lv.down.config for lv in bb.levels),
+            bridge=bb.bridge.config,
+            up=tuple(lv.up.config for lv in bb.levels),
+            gate=all(lv.gate is not None for lv in bb.levels),
+            dec=tuple(lv.dec.config for lv in bb.levels),
+            channels=bb.channels,
+        )
+    if isinstance(bb, ir.HRNet):
+        return HRNetConfig(
+            levels=len(bb.channels),
+            channels=bb.channels,
+            blocks=tuple((key, b.config) for key, b in bb.blocks),
+            resamplers=tuple((key, r.config) for key, r in bb.resamplers),
+            fusion=tuple((key, r.config) for key, r in bb.fusion),
+            out=tuple(b.config for b in bb.out),
+            upsample=bb.upsample,
+            depth=bb.depth,
+        )
+    return SOANetConfig(
+        stages=tuple(b.config for b in bb.stages),
+        down=tuple(None if d is None else d.config for d in bb.down),
+    )
+
+
+def network_config(net: ir.Network) -> NetworkConfig:
+    """The runtime configuration of a validated network."""
+    inp = net.input
+    return NetworkConfig(
+        input=InputConfig(inp.channels, ir.runtime_size(inp.size), inp.step, inp.minimum),
+        backbone=_backbone_config(net.backbone),
+        stem=None if net.stem is None else net.stem.config,
+        head=None if net.head is None else net.head.config,
+    )
+
+
+def lower(net: ir.Network, seed: int | None = 0) -> torch.nn.Module:
+    """Build the module of a validated network; the same seed gives bit-identical weights."""
+    return build_network(network_config(net), seed=seed)

@@ -1,0 +1,239 @@
+"""The canonical text of a spec (`blockspec fmt`, `bs.format`, `model.spec`).
+
+Layout is decided by the AST alone: one statement per line, a blank line around sections,
+two-space indentation, ``=`` aligned within a section, short `input`/`stem`/`head` sections and
+`level`/`stage` entries on one line, parentheses only where precedence needs them. Literals
+and block strings are printed as written and every comment is kept: a comment on its own line
+stays before the statement or entry that follows it, a comment at the end of a line stays at
+the end of the line of the entry it follows. ``parse(format(s)) == parse(s)`` and
+``format(format(t)) == format(t)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import ast as A
+
+__all__ = ["format_spec", "format_expr"]
+
+WIDTH = 100
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "**": 4}
+
+
+# ----------------------------------------------------------------------------- expressions
+def _prec(e: A.Expr) -> int:
+    if isinstance(e, A.BinOp):
+        return _PREC[e.op]
+    if isinstance(e, A.Neg):
+        return 3
+    return 5
+
+
+def format_expr(e: A.Expr) -> str:
+    """An expression in canonical form."""
+    if isinstance(e, (A.IntLit, A.FloatLit)):
+        return e.text
+    if isinstance(e, A.StrLit):
+        return f'"{e.value}"'
+    if isinstance(e, A.BoolLit):
+        return "true" if e.value else "false"
+    if isinstance(e, A.NameRef):
+        return e.name
+    if isinstance(e, A.Dynamic):
+        return "?"
+    if isinstance(e, A.ListExpr):
+        return "[" + ", ".join(format_expr(i) for i in e.items) + "]"
+    if isinstance(e, A.Neg):
+        inner = format_expr(e.operand)
+        if _prec(e.operand) < 3:
+            inner = f"({inner})"
+        return f"-{inner}"
+    if isinstance(e, A.BinOp):
+        p = _PREC[e.op]
+        left, right = format_expr(e.left), format_expr(e.right)
+        if e.op == "**":
+            if _prec(e.left) <= 4:
+                left = f"({left})"
+            if _prec(e.right) < 3:
+                right = f"({right})"
+        else:
+            if _prec(e.left) < p:
+                left = f"({left})"
+            if _prec(e.right) <= p:
+                right = f"({right})"
+        return f"{left} {e.op} {right}"
+    raise TypeError(e)  # pragma: no cover
+
+
+# ----------------------------------------------------------------------------- comments
+@dataclass
+class _Notes:
+    """Comments attached to one node."""
+
+    leading: list[str] = field(default_factory=list)
+    trailing: list[str] = field(default_factory=list)
+    inner_end: list[str] = field(default_factory=list)  # own-line comments before a '}'
+
+
+def _expr_lines(e: A.Expr) -> tuple[int, int]:
+    lines = [e.span.line]
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        lines.append(x.span.line)
+        if isinstance(x, A.BinOp):
+            stack += [x.left, x.right]
+        elif isinstance(x, A.Neg):
+            stack.append(x.operand)
+        elif isinstance(x, A.ListExpr):
+            stack += list(x.items)
+    return min(lines), max(lines)
+
+
+@dataclass
+class _Anchor:
+    node: object
+    start: int
+    end: int
+    container: object | None  # the section/sub it sits in (None: top level)
+
+
+def _anchors(spec: A.Spec) -> list[_Anchor]:
+    out: list[_Anchor] = []
+
+    def visit(items, container) -> None:
+        for it in items:
+            if isinstance(it, A.Entry):
+                lo, hi = _expr_lines(it.value)
+                out.append(_Anchor(it, it.span.line, max(hi, it.span.line), container))
+            else:  # Sub
+                out.append(_Anchor(it, it.span.line, it.close_span.line, container))
+                visit(it.items, it)
+
+    for st in spec.statements:
+        if isinstance(st, A.Let):
+            lo, hi = _expr_lines(st.value)
+            out.append(_Anchor(st, st.span.line, max(hi, st.span.line), None))
+        else:
+            out.append(_Anchor(st, st.span.line, st.close_span.line, None))
+            visit(st.items, st)
+    return out
+
+
+def _attach(spec: A.Spec) -> tuple[dict[int, _Notes], list[str]]:
+    anchors = _anchors(spec)
+    notes: dict[int, _Notes] = {}
+    tail: list[str] = []
+
+    def get(node) -> _Notes:
+        return notes.setdefault(id(node), _Notes())
+
+    for c in spec.comments:
+        if c.own_line:
+            inside = [
+                a for a in anchors
+                if isinstance(a.node, (A.Section, A.Sub)) and a.start < c.line <= a.end
+            ]  # fmt: skip
+            box = inside[-1].node if inside else None
+            nxt = next((a for a in anchors if a.container is box and a.start > c.line), None)
+            if nxt is not None:
+                get(nxt.node).leading.append(c.text)
+            elif box is not None:
+                get(box).inner_end.append(c.text)
+            else:
+                tail.append(c.text)
+        else:
+            before = [a for a in anchors if a.start <= c.line]
+            if before:
+                get(before[-1].node).trailing.append(c.text)
+            else:  # pragma: no cover - a comment after code always follows some anchor
+                tail.append(c.text)
+    return notes, tail
+
+
+# ----------------------------------------------------------------------------- statements
+class _Printer:
+    def __init__(self, notes: dict[int, _Notes]) -> None:
+        self.notes = notes
+        self.lines: list[str] = []
+
+    def n(self, node) -> _Notes:
+        return self.notes.get(id(node), _Notes())
+
+    def has_inner_notes(self, sec) -> bool:
+        for it in sec.items:
+            nn = self.n(it)
+            if nn.leading or nn.trailing or nn.inner_end:
+                return True
+            if isinstance(it, A.Sub) and self.has_inner_notes(it):
+                return True
+        nn = self.n(sec)
+        return bool(nn.inner_end)
+
+    def emit(self, indent: int, text: str, trailing: list[str]) -> None:
+        line = "  " * indent + text
+        if trailing:
+            line += "  " + " ".join(trailing)
+        self.lines.append(line)
+
+    def leading(self, node, indent: int) -> None:
+        for c in self.n(node).leading:
+            self.lines.append("  " * indent + c)
+
+    def inline_body(self, items) -> str:
+        parts = []
+        for it in items:
+            if isinstance(it, A.Entry):
+                parts.append(f"{it.key} = {format_expr(it.value)}")
+            else:
+                parts.append(f"{it.kind} {it.index_text} {{ {self.inline_body(it.items)} }}")
+        return ", ".join(parts) if parts else ""
+
+    def container(self, head: str, node, indent: int, inline_ok: bool) -> None:
+        self.leading(node, indent)
+        nn = self.n(node)
+        items = node.items
+        if inline_ok and not self.has_inner_notes(node) and not nn.trailing:
+            body = self.inline_body(items)
+            text = f"{head} {{ {body} }}" if body else f"{head} {{}}"
+            if len("  " * indent + text) <= WIDTH:
+                self.emit(indent, text, [])
+                return
+        self.emit(indent, f"{head} {{", nn.trailing)
+        width = max((len(it.key) for it in items if isinstance(it, A.Entry)), default=0)
+        for it in items:
+            if isinstance(it, A.Entry):
+                self.leading(it, indent + 1)
+                key = it.key.ljust(width)
+                self.emit(indent + 1, f"{key} = {format_expr(it.value)}", self.n(it).trailing)
+            else:
+                self.container(f"{it.kind} {it.index_text}", it, indent + 1, True)
+        for c in nn.inner_end:
+            self.lines.append("  " * (indent + 1) + c)
+        self.emit(indent, "}", [])
+
+    def statement(self, st) -> None:
+        if isinstance(st, A.Let):
+            self.leading(st, 0)
+            self.emit(0, f"let {st.name} = {format_expr(st.value)}", self.n(st).trailing)
+            return
+        head = st.kind if st.name is None else f"{st.kind} {st.name}"
+        self.container(head, st, 0, st.kind in ("input", "stem", "head"))
+
+
+def format_spec(spec: A.Spec) -> str:
+    """The canonical text of a parsed spec, comments kept."""
+    notes, tail = _attach(spec)
+    pr = _Printer(notes)
+    prev: object | None = None
+    for st in spec.statements:
+        if prev is not None and (isinstance(st, A.Section) or isinstance(prev, A.Section)):
+            pr.lines.append("")
+        pr.statement(st)
+        prev = st
+    if tail:
+        if pr.lines:
+            pr.lines.append("")
+        pr.lines.extend(tail)
+    return "\n".join(pr.lines) + "\n"
