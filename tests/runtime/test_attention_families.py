@@ -13,82 +13,14 @@ import torch.nn.functional as F
 
 from blockspec.errors import ShapeError
 from blockspec.runtime.attention import build_core, relative_position_index
-from blockspec.runtime.config import CellConfig
 
-FAMILY = {"L1": "L", "G1": "G", "T1": "T", "F1": "T", "L3": "L3", "G3": "G3", "V2": "V2",
-          "V3": "V3", "S3": "S3", "Sh": "Sh", "C2": "C2", "C3": "C3"}  # fmt: skip
-ATTENTION_CODES = ["L1", "G1", "T1", "L3", "G3", "V2", "V3", "S3", "Sh"]
-THREE_D = {"L3", "G3", "V3", "S3", "Sh", "C3"}
-
-
-def cfg_for(code: str, **kw) -> CellConfig:
-    base = dict(
-        code=code,
-        family=FAMILY[code],
-        has_mixer=not code.endswith("0"),
-        c_in=4,
-        c_out=8,
-        size=(4, 8, 8),
-        window=(4, 4, 2),
-        patch=(2, 2, 1),
-        heads=2,
-        dropout=0.0,
-    )
-    base.update(kw)
-    return CellConfig(**base)
-
-
-def n_params(m: torch.nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
-
-
-# ---- closed forms, from SEMANTICS.md ---------------------------------------------------------
-def conv3_n(i: int, o: int) -> int:
-    return 9 * i * o + o
-
-
-def conv333_n(i: int, o: int) -> int:
-    return 27 * i * o + o
-
-
-def lin_n(i: int, o: int) -> int:
-    return i * o + o
-
-
-def token_pixels(cfg: CellConfig) -> int:
-    (wh, ww, wd), (ph, pw, pd) = cfg.window, cfg.patch
-    return {"L": ph * pw, "G": ph * pw, "L3": ph * pw * pd, "G3": ph * pw * pd,
-            "V2": wh * ww, "V3": wh * ww * wd, "S3": 1, "Sh": 1}[cfg.family]  # fmt: skip
-
-
-def table_rows(cfg: CellConfig) -> int:
-    (wh, ww, wd), (ph, pw, pd) = cfg.window, cfg.patch
-    d, h, w = cfg.size
-    grid = {
-        "L": (wh // ph, ww // pw),
-        "L3": (wh // ph, ww // pw, wd // pd),
-        "S3": (wh, ww, wd),
-        "Sh": (wh, ww, wd),
-        "G": (h // wh, w // ww),
-        "V2": (h // wh, w // ww),
-        "G3": (h // wh, w // ww, d // wd),
-        "V3": (h // wh, w // ww, d // wd),
-    }[cfg.family]
-    return math.prod(2 * g - 1 for g in grid)
-
-
-def expected_attention_params(cfg: CellConfig) -> int:
-    ci, co, n = cfg.c_in, cfg.c_out, cfg.heads
-    if cfg.family == "T":
-        qkvo = 3 * conv3_n(ci, co) + (conv3_n(co, co) if cfg.out_proj else 0)
-        return qkvo + (n if cfg.cosine else 0)
-    if cfg.attention == "lin":
-        p = token_pixels(cfg)
-        qkvo = 3 * lin_n(ci * p, co * p) + (lin_n(co * p, co * p) if cfg.out_proj else 0)
-    else:
-        conv = conv333_n if cfg.family in THREE_D else conv3_n
-        qkvo = 3 * conv(ci, co) + (conv(co, co) if cfg.out_proj else 0)
-    return qkvo + (n if cfg.cosine else 0) + (table_rows(cfg) * n if cfg.rel_pos_bias else 0)
+from .param_counts import (
+    ATTENTION_CODES,
+    cfg_for,
+    expected_attention_params,
+    n_params,
+    one_thread,  # noqa: F401  (autouse fixture)
+)
 
 
 # ---- parameter counts and shapes -------------------------------------------------------------
