@@ -207,6 +207,12 @@ class _SpanMaker:
     def token(self, tok: Token) -> Span:
         return self.at(tok.line, tok.column, len(tok))
 
+    def between(self, first: Token, last: Token) -> Span:
+        """From `first` to the end of `last` when both are on one line, else `first` alone."""
+        if first.line == last.line:
+            return self.at(first.line, first.column, last.column + len(last) - first.column)
+        return self.token(first)
+
 
 @v_args(inline=True)
 class _ExprBuilder(Transformer):
@@ -242,7 +248,7 @@ class _ExprBuilder(Transformer):
 
     def list(self, lsqb: Token, *rest) -> ListExpr:
         items = tuple(x for x in rest[:-1] if isinstance(x, Expr))
-        return ListExpr(items, self.s.token(lsqb))
+        return ListExpr(items, self.s.between(lsqb, rest[-1]))
 
     def binop(self, left: Expr, op: Token, right: Expr) -> BinOp:
         ls, rs = left.span, right.span
@@ -349,7 +355,7 @@ class BlockStringBuilder(Transformer):
     @v_args(inline=False)
     def literal_list(self, children: list) -> ListExpr:
         items = tuple(c for c in children if isinstance(c, Expr))
-        return ListExpr(items, self.s.token(children[0]))
+        return ListExpr(items, self.s.between(children[0], children[-1]))
 
     @v_args(inline=False)
     def group(self, children: list) -> BGroup:

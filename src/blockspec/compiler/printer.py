@@ -30,6 +30,18 @@ def _prec(e: A.Expr) -> int:
     return 5
 
 
+def needs_parens(parent: A.Expr, child: A.Expr) -> bool:
+    """Whether `child` must be parenthesised under `parent` to keep its meaning."""
+    if isinstance(parent, A.Neg):
+        return _prec(child) < 3
+    if not isinstance(parent, A.BinOp):
+        return False
+    p = _PREC[parent.op]
+    if parent.op == "**":
+        return _prec(child) <= 4 if child is parent.left else _prec(child) < 3
+    return _prec(child) < p if child is parent.left else _prec(child) <= p
+
+
 def format_expr(e: A.Expr) -> str:
     """An expression in canonical form."""
     if isinstance(e, (A.IntLit, A.FloatLit)):
@@ -46,22 +58,13 @@ def format_expr(e: A.Expr) -> str:
         return "[" + ", ".join(format_expr(i) for i in e.items) + "]"
     if isinstance(e, A.Neg):
         inner = format_expr(e.operand)
-        if _prec(e.operand) < 3:
-            inner = f"({inner})"
-        return f"-{inner}"
+        return f"-({inner})" if needs_parens(e, e.operand) else f"-{inner}"
     if isinstance(e, A.BinOp):
-        p = _PREC[e.op]
         left, right = format_expr(e.left), format_expr(e.right)
-        if e.op == "**":
-            if _prec(e.left) <= 4:
-                left = f"({left})"
-            if _prec(e.right) < 3:
-                right = f"({right})"
-        else:
-            if _prec(e.left) < p:
-                left = f"({left})"
-            if _prec(e.right) <= p:
-                right = f"({right})"
+        if needs_parens(e, e.left):
+            left = f"({left})"
+        if needs_parens(e, e.right):
+            right = f"({right})"
         return f"{left} {e.op} {right}"
     raise TypeError(e)  # pragma: no cover
 

@@ -87,32 +87,48 @@ def _err(msg: str, val: Value | A.Expr | Span, hint: str | None = None) -> SpecV
 
 # ----------------------------------------------------------------------------- limits
 def check_limits(expr: A.Expr) -> None:
-    """Reject expressions with too many operators or too deep a nesting, iteratively."""
+    """Reject expressions with too many operators or too deep a nesting, iteratively.
+
+    Nesting counts parentheses (a sub-expression that needs them to keep its meaning) and
+    lists; a flat chain such as ``1 + 2 + 3`` does not nest.
+    """
+    from .printer import needs_parens
+
     ops = 0
-    stack: list[tuple[A.Expr, int]] = [(expr, 0)]
+    stack: list[A.Expr] = [expr]
     while stack:
-        node, depth = stack.pop()
+        node = stack.pop()
+        if isinstance(node, (A.BinOp, A.Neg)):
+            ops += 1
+            if ops > MAX_OPERATORS:
+                raise _err(
+                    f"expression has more than {MAX_OPERATORS} operators",
+                    expr,
+                    "split it into several lets",
+                )
+        stack.extend(_children(node))
+    deep: list[tuple[A.Expr, int]] = [(expr, int(isinstance(expr, A.ListExpr)))]
+    while deep:
+        node, depth = deep.pop()
         if depth > MAX_NESTING:
             raise _err(
                 f"expression nests deeper than {MAX_NESTING} levels",
                 node,
                 "split it into several lets",
             )
-        if isinstance(node, A.BinOp):
-            ops += 1
-            stack.append((node.left, depth + 1))
-            stack.append((node.right, depth + 1))
-        elif isinstance(node, A.Neg):
-            ops += 1
-            stack.append((node.operand, depth + 1))
-        elif isinstance(node, A.ListExpr):
-            stack.extend((item, depth + 1) for item in node.items)
-        if ops > MAX_OPERATORS:
-            raise _err(
-                f"expression has more than {MAX_OPERATORS} operators",
-                expr,
-                "split it into several lets",
-            )
+        for child in _children(node):
+            nested = isinstance(child, A.ListExpr) + needs_parens(node, child)
+            deep.append((child, depth + nested))
+
+
+def _children(node: A.Expr) -> tuple[A.Expr, ...]:
+    if isinstance(node, A.BinOp):
+        return (node.left, node.right)
+    if isinstance(node, A.Neg):
+        return (node.operand,)
+    if isinstance(node, A.ListExpr):
+        return node.items
+    return ()
 
 
 # ----------------------------------------------------------------------------- evaluation

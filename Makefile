@@ -1,0 +1,33 @@
+# The two commands of README.md. Both set everything up from nothing.
+PY      ?= python3
+VENV    ?= .venv
+BIN      = $(VENV)/bin
+SPEC    ?= examples/unet_cine.bspec
+
+.PHONY: demo test test-fast test-slow lint fuzz bench clean
+
+$(BIN)/blockspec: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# the CPU build of torch (on this machine's disk); a range in pyproject admits any later one
+	$(BIN)/pip install -q "torch==2.13.0" || $(BIN)/pip install -q "torch>=2.4"
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/blockspec          ## compile an example spec and print its summary
+	$(BIN)/blockspec check $(SPEC)
+	$(BIN)/blockspec summary $(SPEC)
+
+test: $(BIN)/blockspec          ## the whole suite: fast tests, then the slow ones
+	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
+	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider || [ $$? -eq 5 ]  # 5: no slow tests
+
+lint: $(BIN)/blockspec
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+fuzz: $(BIN)/blockspec          ## a 10-minute fuzz campaign; counterexamples go to fuzz-out/
+	$(BIN)/python -m blockspec.testing.fuzz --budget-seconds 600 --out fuzz-out
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis fuzz-out
