@@ -23,8 +23,11 @@ def own_params(model: torch.nn.Module, path: str, node_paths: set[str]) -> int:
     total = sum(p.numel() for p in mods[path].parameters())
     for other in node_paths:
         if other != path and other.startswith(path + "."):
-            nested = [o for o in node_paths if o != other and other.startswith(o + ".")
-                      and o.startswith(path + ".")]
+            nested = [
+                o
+                for o in node_paths
+                if o != other and other.startswith(o + ".") and o.startswith(path + ".")
+            ]
             if not nested:
                 total -= sum(p.numel() for p in mods[other].parameters())
     return total
@@ -44,8 +47,10 @@ def check_promise(name: str) -> None:
     with torch.no_grad():
         out = model(x)
     outs = out if isinstance(out, list) else [out]
-    expected = [(1, s[0], *ir.concrete(s[1:], net.input)) if len(s) == 4 else (1, *s)
-                for s in output_shapes(net)]
+    expected = [
+        (1, s[0], *ir.concrete(s[1:], net.input)) if len(s) == 4 else (1, *s)
+        for s in output_shapes(net)
+    ]
     assert [tuple(o.shape) for o in outs] == expected
     assert all(torch.isfinite(o).all() for o in outs)
 
@@ -70,10 +75,12 @@ def swin_t_count() -> int:
             total += 4 * chans[s - 1] * c  # patch merging conv1, no bias
         cell = (
             2 * c  # norm1
-            + 3 * (c * c + c) + (c * c + c)  # q, k, v, out (lin, one voxel per token)
+            + 3 * (c * c + c)
+            + (c * c + c)  # q, k, v, out (lin, one voxel per token)
             + (2 * 7 - 1) * (2 * 7 - 1) * (2 * 1 - 1) * n  # relative position table
             + 2 * c  # norm2
-            + (c * 4 * c + 4 * c) + (4 * c * c + c)  # lin mixer, gelu has no parameters
+            + (c * 4 * c + 4 * c)
+            + (4 * c * c + c)  # lin mixer, gelu has no parameters
         )
         total += d * cell
     return total + 768 * 1000 + 1000  # classify head
@@ -82,8 +89,14 @@ def swin_t_count() -> int:
 def vit_b16_count() -> int:
     c, n = 768, 12
     total = 3 * c * 16 * 16 + c  # stem, no norm
-    cell = 2 * c + 4 * (c * c + c) + (2 * 14 - 1) ** 2 * n + 2 * c + (c * 4 * c + 4 * c) + (
-        4 * c * c + c)
+    cell = (
+        2 * c
+        + 4 * (c * c + c)
+        + (2 * 14 - 1) ** 2 * n
+        + 2 * c
+        + (c * 4 * c + 4 * c)
+        + (4 * c * c + c)
+    )
     return total + 12 * cell + c * 1000 + 1000
 
 
@@ -94,8 +107,7 @@ def vit_b16_count() -> int:
         ("swin_t.bspec", swin_t_count, 28_288_354, 2 * 4 * (96 + 192 + 384) + 2 * 768),
         # published ViT-B/16 has a class token, 197 absolute position embeddings and a final
         # LayerNorm, where we have one relative position table per block
-        ("vit_b16.bspec", vit_b16_count, 86_567_656,
-         768 + 197 * 768 + 2 * 768 - 12 * 27 * 27 * 12),
+        ("vit_b16.bspec", vit_b16_count, 86_567_656, 768 + 197 * 768 + 2 * 768 - 12 * 27 * 27 * 12),
     ],
 )
 def test_replica_parameter_counts(name, expected, published, missing) -> None:
