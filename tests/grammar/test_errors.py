@@ -171,7 +171,9 @@ def test_unknown_override_points_into_overrides() -> None:
 
 
 def test_all_errors_are_collected_and_sorted() -> None:
-    text = spec(INPUT, "cell { windw = [8, 8, 1], heads = -1 }", 'backbone unet { blocks = ["X1"] }')
+    text = spec(
+        INPUT, "cell { windw = [8, 8, 1], heads = -1 }", 'backbone unet { blocks = ["X1"] }'
+    )
     with pytest.raises(SpecError) as info:
         bs.parse(text)
     errs = info.value.errors

@@ -50,8 +50,13 @@ def test_examples_parse_and_are_canonical(path: Path) -> None:
 
 def test_required_examples_exist() -> None:
     names = {p.name for p in EXAMPLES}
-    assert {"unet_cine.bspec", "hrnet3.bspec", "swin_t.bspec", "vit_b16.bspec",
-            "vit3d.bspec"} <= names
+    assert {
+        "unet_cine.bspec",
+        "hrnet3.bspec",
+        "swin_t.bspec",
+        "vit_b16.bspec",
+        "vit3d.bspec",
+    } <= names
 
 
 # The reference block strings of the original documentation and the cells they document:
@@ -131,7 +136,8 @@ def test_window_sizing_rules() -> None:
     def windows(rule: str) -> list[int]:
         spec = (
             "input { channels = 1, D = 1, H = 256, W = 256 }\n"
-            f"cell {{ window = [16, 16, 1], patch = [4, 4, 1], heads = 1, window_sizing = {rule} }}\n"
+            "cell { window = [16, 16, 1], patch = [4, 4, 1], heads = 1, "
+            f"window_sizing = {rule} }}\n"
             'backbone soanet { channels = 4, stages = ["L1", "L1", "L1", "L1", "L1"] }\n'
         )
         return [c.config.window[0] for c in bs.parse(spec).cells()]
