@@ -30,6 +30,7 @@ __all__ = [
     "WindowAttention",
     "attend",
     "check_heads",
+    "combine_masks",
     "relative_position_index",
 ]
 
@@ -71,8 +72,7 @@ def attend(
     heads: int,
     tau: Tensor | None,
     normalize_qk: bool,
-    bias: Tensor | None = None,
-    mask: Tensor | None = None,
+    attn_mask: Tensor | None = None,
     causal: bool = False,
     dropout_p: float = 0.0,
 ) -> Tensor:
@@ -82,8 +82,9 @@ def attend(
     h is the h-th contiguous chunk of F (its channels at every pixel of the token).
     ``tau`` (``[n]``) selects cosine logits ``cos(q, k)·exp(min(tau, ln 100))``; without it the
     logits are ``q·k / sqrt(d)``, q and k standardised first when ``normalize_qk``.
-    ``bias``: ``[n, T, T]`` added to the logits; ``mask``: additive (0 / -inf), broadcast
-    against ``[..., n, T, T]``. Returns ``[..., T, F_v]``.
+    ``attn_mask``: added to the logits (position bias, and -inf for masked pairs; see
+    `combine_masks`), broadcast against ``[..., n, T, T]``; keep it 4D so that torch can pick
+    its fused CPU kernel. Returns ``[..., T, F_v]``.
     """
     q = rearrange(q, "... t (n f) -> ... n t f", n=heads)
     k = rearrange(k, "... t (n f) -> ... n t f", n=heads)
@@ -98,15 +99,22 @@ def attend(
             q = F.layer_norm(q, (d,), eps=1e-5)
             k = F.layer_norm(k, (d,), eps=1e-5)
         q = q / math.sqrt(d)
-    attn_mask = None
-    if bias is not None:
-        attn_mask = bias.to(q.dtype)
-    if mask is not None:
-        attn_mask = mask if attn_mask is None else attn_mask + mask
+    if attn_mask is not None:
+        attn_mask = attn_mask.to(q.dtype)
     y = F.scaled_dot_product_attention(
         q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=1.0
     )
     return rearrange(y, "... n t f -> ... t (n f)")
+
+
+def combine_masks(bias: Tensor | None, mask: Tensor | None) -> Tensor | None:
+    """One additive mask from a position bias ``[1, n, T, T]`` and a mask ``[1, 1, T, T]``
+    (0 / -inf); either may be None."""
+    if bias is None:
+        return mask
+    if mask is None:
+        return bias
+    return bias + mask
 
 
 class WindowAttention(nn.Module):
@@ -156,7 +164,8 @@ class WindowAttention(nn.Module):
         raise NotImplementedError
 
     def partition(self, x: Tensor) -> Tensor:
-        """``[B, C, D, H, W]`` -> ``[..., T, C·|token|]`` groups of tokens."""
+        """``[B, C, D, H, W]`` -> ``[..., T, C·|token|]`` groups of tokens (the leading axes
+        index the groups)."""
         raise NotImplementedError
 
     def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
@@ -171,17 +180,28 @@ class WindowAttention(nn.Module):
         """Inverse of `shift`, applied to the attention result before the out projection."""
         return x
 
-    def mask(self, shape: Sequence[int], x: Tensor) -> Tensor | None:
-        """Additive mask broadcast against ``[..., n, T, T]``; None = every pair attends."""
-        return None
+    def attend_groups(self, q: Tensor, k: Tensor, v: Tensor, shape: Sequence[int]) -> Tensor:
+        """Attention within every group of `partition`'s output, with the position bias (Sh
+        overrides this to mask pairs across regions)."""
+        return attend(q, k, v, attn_mask=self.bias(), **self.attend_options())
+
+    def attend_options(self) -> dict:
+        """Keyword arguments of `attend` other than the mask."""
+        return dict(
+            heads=self.heads,
+            tau=self.tau,
+            normalize_qk=self.cfg.normalize_qk,
+            dropout_p=self.cfg.att_dropout if self.training else 0.0,
+        )
 
     # ---- shared ----------------------------------------------------------------------------
     def bias(self) -> Tensor | None:
-        """The relative position bias ``[n, T, T]``, or None."""
+        """The relative position bias ``[1, n, T, T]``, or None."""
         if self.pos_table is None:
             return None
         t = math.prod(self.grid)
-        return self.pos_table[self.pos_index].reshape(t, t, self.heads).permute(2, 0, 1)
+        table = self.pos_table[self.pos_index].reshape(t, t, self.heads)
+        return table.permute(2, 0, 1).unsqueeze(0)
 
     def forward(self, x: Tensor) -> Tensor:
         self.check(x)
@@ -194,17 +214,7 @@ class WindowAttention(nn.Module):
             q, k, v = self.q(tokens), self.k(tokens), self.v(tokens)
         else:
             q, k, v = (self.partition(self.shift(conv(x))) for conv in (self.q, self.k, self.v))
-        y = attend(
-            q,
-            k,
-            v,
-            heads=self.heads,
-            tau=self.tau,
-            normalize_qk=self.cfg.normalize_qk,
-            bias=self.bias(),
-            mask=self.mask(shape, x),
-            dropout_p=self.cfg.att_dropout if self.training else 0.0,
-        )
+        y = self.attend_groups(q, k, v, shape)
         if self.lin and self.out is not None:
             y = self.out(y)  # per token; commutes with the (voxel-wise) roll back
         y = self.unshift(self.merge(y, shape))

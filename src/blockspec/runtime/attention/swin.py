@@ -10,17 +10,18 @@ Names in the einops patterns: ``m*`` windows per map, ``p*`` voxels per window.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
 from einops import rearrange
 from torch import Tensor
 
-from blockspec.runtime.attention.base import WindowAttention
+from blockspec.runtime.attention.base import WindowAttention, attend, combine_masks
 from blockspec.runtime.config import CellConfig
 from blockspec.runtime.layers import require_multiple
 
-__all__ = ["ShiftedSwinAttention", "SwinAttention", "region_ids", "swin_shifts"]
+__all__ = ["ShiftedSwinAttention", "SwinAttention", "swin_shifts"]
 
 
 def swin_shifts(window: tuple[int, int, int], size: Sequence[int]) -> tuple[int, int, int]:
@@ -29,23 +30,6 @@ def swin_shifts(window: tuple[int, int, int], size: Sequence[int]) -> tuple[int,
     wh, ww, wd = window
     d, h, w = size
     return tuple(0 if m == win else win // 2 for m, win in ((d, wd), (h, wh), (w, ww)))  # type: ignore[return-value]
-
-
-def region_ids(size: Sequence[int], window: Sequence[int], shift: Sequence[int]) -> Tensor:
-    """Region number of every voxel of the rolled map, ``[D, H, W]`` (int64).
-
-    Along an axis of size M with window w and shift s > 0 the regions are [0, M-w),
-    [M-w, M-s), [M-s, M); with s = 0 the axis is one region. ``window`` here is per tensor
-    axis (D, H, W), like ``size`` and ``shift``.
-    """
-    ids = torch.zeros((), dtype=torch.long)
-    for m, w, s in zip(size, window, shift, strict=True):
-        axis = torch.zeros(m, dtype=torch.long)
-        if s > 0:
-            axis[m - w : m - s] = 1
-            axis[m - s :] = 2
-        ids = ids[..., None] * 3 + axis
-    return ids
 
 
 class SwinAttention(WindowAttention):
@@ -86,26 +70,28 @@ class SwinAttention(WindowAttention):
 
 
 class ShiftedSwinAttention(SwinAttention):
-    """`Sh`: S3 on the map rolled by -s, pairs across regions masked, result rolled back."""
+    """`Sh`: S3 on the map rolled by -s, pairs across regions masked, result rolled back.
+
+    Only the last window along a shifted axis straddles two regions, and every window of
+    the same kind (last or not along each axis) has the same mask; so the windows are
+    attended in at most 8 sets, each with one ``[T, T]`` mask, instead of building a mask
+    per window.
+    """
 
     def partition(self, x: Tensor) -> Tensor:
-        # [B, C, D, H, W] -> [B, Md·Mh·Mw windows, wd·wh·ww tokens, C]: the window axis stays
-        # separate so the per-window mask broadcasts over the batch
+        # [B, C, D, H, W] -> [B, Md, Mh, Mw, wd·wh·ww tokens, C]: windows keep their place
         return rearrange(
             x,
-            "b c (md pd) (mh ph) (mw pw) -> b (md mh mw) (pd ph pw) c",
+            "b c (md pd) (mh ph) (mw pw) -> b md mh mw (pd ph pw) c",
             pd=self.wd,
             ph=self.wh,
             pw=self.ww,
         )
 
     def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
-        _, _, d, h, w = shape
         return rearrange(
             t,
-            "b (md mh mw) (pd ph pw) c -> b c (md pd) (mh ph) (mw pw)",
-            md=d // self.wd,
-            mh=h // self.wh,
+            "b md mh mw (pd ph pw) c -> b c (md pd) (mh ph) (mw pw)",
             pd=self.wd,
             ph=self.wh,
             pw=self.ww,
@@ -126,21 +112,44 @@ class ShiftedSwinAttention(SwinAttention):
             return x
         return torch.roll(x, shifts=(sd, sh, sw), dims=(2, 3, 4))
 
-    def mask(self, shape: Sequence[int], x: Tensor) -> Tensor | None:
+    def window_mask(self, last: Sequence[bool], shifts: Sequence[int], like: Tensor) -> Tensor:
+        """Additive mask ``[1, 1, T, T]`` of a window that is the last one along the axes
+        flagged in ``last`` (D, H, W): there its voxels at local coordinate < w - s lie in
+        the region [M-w, M-s), the others in [M-s, M)."""
+        ids = torch.zeros((), dtype=torch.long, device=like.device)
+        for is_last, w, s in zip(last, (self.wd, self.wh, self.ww), shifts, strict=True):
+            axis = torch.zeros(w, dtype=torch.long, device=like.device)
+            if is_last:
+                axis[w - s :] = 1
+            ids = ids[..., None] * 2 + axis
+        ids = ids.flatten()  # in the token order (pd ph pw)
+        apart = ids[:, None] != ids[None, :]
+        mask = torch.zeros(apart.shape, dtype=like.dtype, device=like.device)
+        return mask.masked_fill(apart, float("-inf"))[None, None]
+
+    def attend_groups(self, q: Tensor, k: Tensor, v: Tensor, shape: Sequence[int]) -> Tensor:
         size = (shape[2], shape[3], shape[4])
         shifts = swin_shifts(self.cfg.window, size)
-        if shifts == (0, 0, 0):
-            return None
-        ids = region_ids(size, (self.wd, self.wh, self.ww), shifts).to(x.device)
-        # [D, H, W] -> [windows, tokens]
-        ids = rearrange(
-            ids,
-            "(md pd) (mh ph) (mw pw) -> (md mh mw) (pd ph pw)",
-            pd=self.wd,
-            ph=self.wh,
-            pw=self.ww,
-        )
-        apart = ids[:, :, None] != ids[:, None, :]  # [windows, T, T]
-        mask = torch.zeros(apart.shape, dtype=x.dtype, device=x.device)
-        mask = mask.masked_fill(apart, float("-inf"))
-        return mask[:, None]  # [windows, 1 (heads), T, T]
+        counts = q.shape[1:4]  # windows along D, H, W
+        # per axis: (slice of windows, whether it is the last window of a shifted axis)
+        parts = [
+            [(slice(0, m - 1), False), (slice(m - 1, m), True)] if s > 0 else [(slice(0, m), False)]
+            for m, s in zip(counts, shifts, strict=True)
+        ]
+        bias = self.bias()
+        options = self.attend_options()
+        y = v.new_empty(v.shape)
+        for pd, ph, pw in itertools.product(*parts):
+            where = (slice(None), pd[0], ph[0], pw[0])
+            last = (pd[1], ph[1], pw[1])
+            mask = self.window_mask(last, shifts, q) if any(last) else None
+            qs, ks, vs = (t[where] for t in (q, k, v))
+            out = attend(
+                qs.flatten(0, 3),  # [windows of this kind, T, C]
+                ks.flatten(0, 3),
+                vs.flatten(0, 3),
+                attn_mask=combine_masks(bias, mask),
+                **options,
+            )
+            y[where] = out.reshape(vs.shape)
+        return y
