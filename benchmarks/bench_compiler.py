@@ -76,7 +76,7 @@ def main() -> None:
         x = torch.randn(1, 3, 1, 224, 224)
         with torch.no_grad():
             model(x)
-            t = median_time(lambda m=model: m(x))
+            t = median_time(lambda m=model, x=x: m(x))
         print(
             f"{name}: params {s.totals.params:,} (published {p_pub:,}, "
             f"{100 * (s.totals.params - p_pub) / p_pub:+.3f} %), "
