@@ -39,6 +39,12 @@ class Sym:
     def __truediv__(self, k: int) -> Sym:
         return Sym(self.name, self.div * k)
 
+    def __mul__(self, k: int) -> Sym:
+        """Upsampling: `k` must divide the divisor (a map is never larger than the input)."""
+        if self.div % k:
+            raise ValueError(f"{self} * {k} is not an input size divided by an integer")
+        return Sym(self.name, self.div // k)
+
     def __str__(self) -> str:
         return self.name if self.div == 1 else f"{self.name}/{self.div}"
 
