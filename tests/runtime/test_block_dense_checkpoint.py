@@ -110,3 +110,26 @@ def test_block_exports_at_a_static_size():
     x = torch.randn(1, 4, 4, 8, 8)
     program = torch.export.export(block, (x,))
     torch.testing.assert_close(program.module()(x), block(x))
+
+
+@pytest.mark.slow
+def test_compiled_checkpoint_block_matches_eager():
+    """torch.compile traces a checkpointed block in one graph, with the same outputs,
+    gradients and batch-norm statistics as the eager block without checkpointing."""
+    torch.manual_seed(0)
+    ref = Block(block_cfg(["L1", "Sh", "C2"], norm="batch2d")).train()
+    blk = Block(block_cfg(["L1", "Sh", "C2"], norm="batch2d", checkpoint=True)).train()
+    blk.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 4, 4, 8, 8)
+    compiled = torch.compile(blk, backend="aot_eager", fullgraph=True)
+    y = compiled(x)
+    y.square().mean().backward()
+    y0 = ref(x)
+    y0.square().mean().backward()
+    torch.testing.assert_close(y, y0)
+    grads = {n: p.grad for n, p in ref.named_parameters()}
+    for name, p in blk.named_parameters():
+        torch.testing.assert_close(p.grad, grads[name], msg=name)
+    buffers = dict(ref.named_buffers())
+    for name, buf in blk.named_buffers():
+        torch.testing.assert_close(buf, buffers[name], msg=name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 from torch import Tensor, nn
@@ -71,16 +71,14 @@ class Block(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.cfg.checkpoint and self.training and torch.is_grad_enabled():
-            calls = [0]
-
-            def run(inp: Tensor) -> Tensor:
-                calls[0] += 1
-                if calls[0] == 1:
-                    return self._run(inp)
-                with _running_stats_kept(self):  # the recomputation during backward
-                    return self._run(inp)
-
-            return checkpoint(run, x, use_reentrant=False)
+            if torch.compiler.is_compiling():  # the traced graph recomputes without side effects
+                return checkpoint(self._run, x, use_reentrant=False)
+            return checkpoint(
+                self._run,
+                x,
+                use_reentrant=False,
+                context_fn=lambda: (nullcontext(), _running_stats_kept(self)),
+            )
         return self._run(x)
 
     def extra_repr(self) -> str:
