@@ -256,7 +256,7 @@ def test_shifted_swin_equals_rolled_masked_window_attention_and_s3_inside():
     sh = build_core(cfg).double()
     s3 = build_core(replace(cfg, code="S3", family="S3")).double()
     s3.load_state_dict(sh.state_dict())
-    x = torch.randn(1, 3, 4, 4, 8, dtype=torch.float64)
+    x = torch.randn(2, 3, 4, 4, 8, dtype=torch.float64)
     shift = (1, 1, 2)  # (D, H, W): floor(w/2) with window (H, W, D) = (2, 4, 2)
     got = sh(x)
     torch.testing.assert_close(got, swin_lin_reference(sh, x, shift, masked=True))

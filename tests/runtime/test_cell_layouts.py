@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,9 @@ import torch
 import torch.nn.functional as F
 
 import blockspec.runtime
-from blockspec.errors import ShapeError
+from blockspec.errors import ShapeError, SpecValueError
 from blockspec.runtime.activations import build_activation
+from blockspec.runtime.attention import build_core
 from blockspec.runtime.cell import Cell
 from blockspec.runtime.layers import DropPath
 from blockspec.runtime.mixers import LinMixer
@@ -261,3 +263,12 @@ def test_runtime_does_not_import_the_compiler():
             else:
                 continue
             assert not any(n.startswith("blockspec.compiler") for n in names), path
+
+
+def test_unknown_names_are_spec_value_errors():
+    with pytest.raises(SpecValueError, match="norm"):
+        build_norm("group", 4, (1, 8, 8))
+    with pytest.raises(SpecValueError, match="activation"):
+        build_activation("swish")
+    with pytest.raises(SpecValueError, match="family"):
+        build_core(replace(cfg_for("L1"), family="X"))
