@@ -13,8 +13,8 @@ from blockspec.compiler import ir
 from blockspec.compiler.infer import output_shapes
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["unet_cine.bspec", "hrnet3.bspec", "soanet_swin3d.bspec", "vit3d.bspec"]
-BIG = ["swin_t.bspec", "vit_b16.bspec"]
+SMALL = ["hrnet3.bspec", "soanet_swin3d.bspec", "vit3d.bspec"]
+BIG = ["unet_cine.bspec", "swin_t.bspec", "vit_b16.bspec"]  # forward > 10 s on 2 cores
 
 
 def own_params(model: torch.nn.Module, path: str, node_paths: set[str]) -> int:
@@ -33,7 +33,7 @@ def own_params(model: torch.nn.Module, path: str, node_paths: set[str]) -> int:
     return total
 
 
-def check_promise(name: str) -> None:
+def check_promise(name: str, forward: bool = True) -> None:
     net = bs.parse(ROOT / "examples" / name)
     summary = bs.summary(net)
     model = bs.compile(net, seed=0)
@@ -41,6 +41,8 @@ def check_promise(name: str) -> None:
     paths = {r.path for r in summary.rows}
     for row in summary.rows:
         assert own_params(model, row.path, paths) == row.stats.params, row.path
+    if not forward:
+        return
     size = ir.concrete(net.input.size, net.input)
     x = torch.randn(1, net.input.channels, *size)
     model.eval()
@@ -60,9 +62,14 @@ def test_examples_keep_the_promise(name: str) -> None:
     check_promise(name)
 
 
+@pytest.mark.parametrize("name", BIG)
+def test_big_examples_keep_the_parameter_promise(name: str) -> None:
+    check_promise(name, forward=False)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", BIG)
-def test_replicas_keep_the_promise(name: str) -> None:
+def test_big_examples_keep_the_promise(name: str) -> None:
     check_promise(name)
 
 

@@ -142,6 +142,7 @@ CASES = {
 }  # fmt: skip
 
 
+@pytest.mark.timeout(10)  # limits are checked before the work: refusals are fast
 @pytest.mark.parametrize("name", list(CASES))
 def test_invalid_input_points_at_the_right_place(name: str) -> None:
     marked, cls = CASES[name]
