@@ -121,8 +121,8 @@ class WindowAttention(nn.Module):
     """Attention over groups of tokens cut from the map; subclasses define the grouping.
 
     ``token``: pixels per token (H, W, D) for the `lin` projections. ``grid``: the group's
-    grid of tokens, in the order `partition` flattens it, for the position table (None when
-    the family has no table). Parameters, built in this order: ``q``, ``k``, ``v``, ``out``
+    grid of tokens, in the order `partition` flattens it, for the position table (empty when
+    there is no table). Parameters, built in this order: ``q``, ``k``, ``v``, ``out``
     (when ``out_proj``), ``tau`` (when ``cosine``), ``pos_table`` (when ``rel_pos_bias``).
     """
 
