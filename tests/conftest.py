@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 settings.register_profile(
     "ci",
     derandomize=True,
-    max_examples=25,
+    max_examples=40,
     deadline=None,
     database=None,
     print_blob=True,

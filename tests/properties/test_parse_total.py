@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from blockspec.grammar import __file__ as grammar_init
-from blockspec.testing import mutated_texts
+from blockspec.testing import SpecText, mutated_texts, specs
 from blockspec.testing.properties import check_parse_total
 
 from ._helpers import scaled
@@ -66,3 +66,19 @@ def _grammar_or_skip():
 def test_grammar_texts(data) -> None:
     text = data.draw(_grammar_or_skip())
     check_parse_total(text)
+
+
+_VALUES = st.one_of(
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=8),
+    st.lists(st.integers(-3, 40), max_size=4),
+    st.none(),
+)
+
+
+@scaled(1)
+@given(specs(), st.dictionaries(st.sampled_from(["C", "X", "cell", "H", ""]), _VALUES, max_size=2))
+def test_overrides(spec: SpecText, overrides: dict) -> None:
+    check_parse_total(spec.text, overrides=overrides)

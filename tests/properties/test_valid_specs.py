@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import event, given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
 from blockspec.testing import SpecText, specs
 from blockspec.testing.properties import check_determinism, check_valid_spec
 
-from ._helpers import scaled
+from ._helpers import known_bug, scaled
 
 BACKBONES = ["soanet", "unet", "hrnet"]
 
@@ -26,6 +26,7 @@ def _one_thread():
 def _run(spec: SpecText) -> None:
     for f in sorted(spec.features):
         event(f)
+    assume(known_bug(spec) is None)  # each has a strict xfail in test_regressions.py
     check_valid_spec(spec)
 
 

@@ -332,6 +332,7 @@ def _specs(
         down_text = draw(st.sampled_from((None, "interpolate", "stride", "merge")))
     if down_text:
         feats.add(f"downsample:{down_text}")
+    feats.add(f"halvings:{n_down}")
     depth = dims == "3d" and n_down >= 1 and n_down <= 2 and draw(st.booleans())
     if depth:
         feats.add("downsample_depth")
@@ -740,7 +741,7 @@ NEAR_MISS_KINDS = (
     "unknown_code", "too_many_levels", "negative_dropout", "att_dropout_one", "causal_batch2d",
     "dynamic_G1", "int_div", "unknown_override", "unknown_norm", "stage_out_of_range",
     "block_level_override", "duplicate_section", "missing_input_channels", "syntax_double_eq",
-    "override_not_applicable",
+    "override_not_applicable", "deep_window", "level_window",
 )  # fmt: skip
 
 
@@ -787,10 +788,24 @@ def _near_miss(draw, kinds: Sequence[str]) -> NearMiss:
         cell["window"] = f"{M}[{bad}, {w}, 1]" if draw(st.booleans()) else f"{M}[{w}, {bad}, 1]"
         cell["patch"] = "[1, 1, 1]"
         error = ShapeError
+    elif kind == "deep_window":  # divides level 0 (12) but not level 1 (6)
+        backbone = "unet"
+        H = 12
+        inp["H"] = "12"
+        cell["window"] = f"{M}[4, {w}, 1]"
+        cell["patch"] = f"[1, {p}, 1]"
+        error = ShapeError
+    elif kind == "level_window":  # a level entry's window is used as written
+        backbone = "unet"
+        lvl = draw(st.integers(0, n - 1))
+        blocks = ["L1" + b for b in blocks]  # every level has a windowed cell
+        bad = draw(st.sampled_from((3, 5, 6)))
+        extra_bb.append(f"level {lvl} {{ window = {M}[{bad}, {bad}, 1], patch = [1, 1, 1] }}")
+        error = ShapeError
     elif kind == "default_window":
         for k in ("window", "patch", "window_sizing"):
             del cell[k]
-        bad = draw(st.sampled_from((24, 40, 48)))
+        bad = draw(st.sampled_from((24, 40, 56)))  # not multiples of 16
         axis = draw(st.sampled_from(("H", "W")))
         inp[axis] = f"{M}{bad}"
         backbone, n = "soanet", 1

@@ -1,0 +1,66 @@
+"""Shrunk counterexamples found by the property tests and the fuzz campaign.
+
+A case the compiler or runtime still gets wrong is marked ``xfail(strict=True)`` with the bug;
+flip the mark when it is fixed (strict: an unexpected pass fails the suite).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from blockspec.testing import SpecText
+from blockspec.testing.properties import check_parse_total, check_valid_spec
+
+
+def _spec(text: str, backbone: str, dynamic: bool = False) -> SpecText:
+    return SpecText(text, backbone, "2d", dynamic, (1, None, None), 1)
+
+
+# Found by test_dynamic_specs_run_as_inferred: resolve multiplied ir.Sym by an int when
+# sizing a U-Net/HR-Net upsampler (TypeError); fixed in the compiler (Sym.__mul__).
+DYNAMIC_UNET = """\
+input { channels = 1, D = 1, H = ?, W = 4 }
+cell { window = [1, 1, 1], patch = [1, 1, 1], window_sizing = keep_window_size, heads = 1, rel_pos_bias = false }
+backbone unet { channels = [2], levels = 1, blocks = ["L1"] }
+"""  # noqa: E501
+
+DYNAMIC_HRNET = """\
+input { channels = 1, D = 1, H = ?, W = ? }
+cell { window = [1, 1, 1], patch = [1, 1, 1], heads = 1, rel_pos_bias = false }
+backbone hrnet { channels = 2, levels = 2, blocks = ["L1"] }
+"""
+
+
+@pytest.mark.parametrize(("text", "backbone"), [(DYNAMIC_UNET, "unet"), (DYNAMIC_HRNET, "hrnet")])
+def test_dynamic_unet_hrnet_upsampling(text: str, backbone: str) -> None:
+    check_valid_spec(_spec(text, backbone, dynamic=True))
+
+
+# Found by the fuzzer (parse_random): the text "\r" alone. The end of the file is line 1,
+# column 2 (a lone "\r" is a character, not a line break); the span is inside the text.
+def test_lone_carriage_return() -> None:
+    check_parse_total("\r")
+
+
+# Found by the fuzzer (valid_dynamic). SEMANTICS.md "Dynamic sizes": valid sizes are the
+# multiples of M that keep every map >= 2. With no downsampling, validate.dynamic_steps
+# records minimum = 1 (`need = ... else 1`), so H = W = 1 is "valid", the runtime's size check
+# accepts it, and InstanceNorm raises a torch ValueError ("Expected more than 1 spatial
+# element") instead of the minimum being 2 (or a ShapeError).
+DYNAMIC_NO_DOWNSAMPLING = """\
+input { channels = 1, D = 1, H = ?, W = ? }
+cell { window = [1, 1, 1], patch = [1, 1, 1], window_sizing = keep_window_size, heads = 1, rel_pos_bias = false }
+backbone soanet { channels = [2], stages = ["L1"] }
+"""  # noqa: E501
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="dynamic axis without downsampling: Input.minimum is 1, not 2 (maps must stay >= 2)",
+)
+def test_dynamic_minimum_keeps_maps_at_least_2() -> None:
+    import blockspec as bs
+
+    net = bs.parse(DYNAMIC_NO_DOWNSAMPLING)
+    assert net.input.minimum[1] >= 2 and net.input.minimum[2] >= 2, net.input
+    check_valid_spec(_spec(DYNAMIC_NO_DOWNSAMPLING, "soanet", dynamic=True))
