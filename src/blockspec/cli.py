@@ -19,7 +19,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 # torch warns on import when numpy is missing; a CLI user has nothing to do about it
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
@@ -178,24 +178,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save(model: Any, path: Path) -> None:
-    """`bs.save`, or a plain torch file while checkpoints are not implemented."""
-    try:
-        bs.save(model, path)
-        return
-    except NotImplementedError:
-        pass
-    import torch
-
-    payload = {
-        "format": "blockspec-fallback",
-        "spec": model.spec,
-        "seed": model.seed,
-        "state_dict": model.state_dict(),
-    }
-    _write_atomic(path, lambda tmp: torch.save(payload, tmp))
-
-
 def cmd_compile(args: argparse.Namespace) -> int:
     """Build the model of a spec and save it with its spec."""
     net = _parse(args.file, args)
@@ -204,7 +186,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     )
     out = Path(args.output)
     try:
-        _save(model, out)
+        bs.save(model, out)
     except OSError as exc:
         _fail(f"cannot write {out}: {exc.strerror or exc}", "check that the folder exists")
     params = sum(p.numel() for p in model.parameters())

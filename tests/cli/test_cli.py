@@ -268,14 +268,8 @@ def test_compile_saves_a_loadable_checkpoint(results: dict[str, Run], files) -> 
     path = files["out"] / "hrnet3.pt"
     assert path.is_file() and str(path) in r.out
     ref = bs.compile(ROOT / "examples/hrnet3.bspec", seed=3)
-    try:
-        model = bs.load(path)
-        state, spec = model.state_dict(), model.spec
-    except NotImplementedError:  # checkpoints not there yet: the CLI's plain torch file
-        import torch
-
-        data = torch.load(path, weights_only=True)
-        state, spec = data["state_dict"], data["spec"]
+    model = bs.load(path)
+    state, spec = model.state_dict(), model.spec
     assert spec == ref.spec
     ref_state = ref.state_dict()
     assert state.keys() == ref_state.keys()
