@@ -17,7 +17,7 @@ from .compiler.printer import format_spec
 from .compiler.resolve import resolve
 from .compiler.validate import validate
 from .compiler.values import Value, python_value
-from .errors import Span, SpecSyntaxError, SpecValueError
+from .errors import Span, SpecError, SpecSyntaxError, SpecValueError
 
 __all__ = ["parse", "compile", "block", "summary", "format", "read_source", "Summary"]
 
@@ -76,11 +76,26 @@ class OverrideText:
     def evaluate(self, line: int, source: str) -> Value:
         from .compiler.values import evaluate
 
-        name_len = source.split("\n")[line - 1].index("=")
-        spec = A.parse_spec(f"let _={self.text}", "<overrides>")
+        start = source.split("\n")[line - 1].index("=") + 2  # column of the value
+        here = Span(line, start, max(1, len(self.text)), "<overrides>", source)
+        if "\n" in self.text or not self.text.strip():
+            raise SpecSyntaxError(
+                "an override is one expression on one line", here, "write NAME=VALUE, e.g. C=64"
+            )
+        dcol = start - 1 - len("let _=")
+        try:
+            spec = A.parse_spec(f"let _={self.text}", "<overrides>")
+        except SpecError as err:
+            sp = err.span or here
+            err.span = Span(line, max(start, sp.column + dcol), sp.length, "<overrides>", source)
+            err.errors = [err]
+            raise err from None
+        if len(spec.statements) != 1:
+            raise SpecSyntaxError(
+                "an override is one expression", here, "write NAME=VALUE, e.g. C=64"
+            )
         expr = spec.statements[0].value  # type: ignore[union-attr]
-        expr = _shift(expr, line, name_len + 1 - len("let _="), source)
-        return evaluate(expr, {})
+        return evaluate(_shift(expr, line, dcol, source), {})
 
 
 def _shift(expr: A.Expr, line: int, dcol: int, source: str) -> A.Expr:

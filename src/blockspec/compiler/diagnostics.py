@@ -137,7 +137,7 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
                 f"expected {_words(expected)}",
             )
         span = make_span(tok.line, tok.column, len(tok) or 1)
-        shown = "a new line" if tok.type == "_NL" else repr(str(tok))
+        shown = "new line" if tok.type == "_NL" else repr(str(tok))
         hint = f"expected {_words(expected)}"
         if in_block_string and tok.type == "NAME" and str(tok)[:1].isupper():
             return SpecSyntaxError(

@@ -174,10 +174,11 @@ class _Printer:
         nn = self.n(sec)
         return bool(nn.inner_end)
 
-    def emit(self, indent: int, text: str, trailing: list[str]) -> None:
+    def emit(self, indent: int, text: str, trailing: list[str], column: int = 0) -> None:
+        """One line; trailing comments start at `column` (aligned) or two spaces after."""
         line = "  " * indent + text
         if trailing:
-            line += "  " + " ".join(trailing)
+            line = line.ljust(column - 2) + "  " + " ".join(trailing)
         self.lines.append(line)
 
     def leading(self, node, indent: int) -> None:
@@ -205,11 +206,18 @@ class _Printer:
                 return
         self.emit(indent, f"{head} {{", nn.trailing)
         width = max((len(it.key) for it in items if isinstance(it, A.Entry)), default=0)
+        texts = {
+            id(it): f"{it.key.ljust(width)} = {format_expr(it.value)}"
+            for it in items
+            if isinstance(it, A.Entry)
+        }
+        # the trailing comments of a section's entries line up, as people write them
+        commented = [len(texts[id(it)]) for it in items if id(it) in texts and self.n(it).trailing]
+        column = 2 * (indent + 1) + max(commented, default=0) + 2
         for it in items:
             if isinstance(it, A.Entry):
                 self.leading(it, indent + 1)
-                key = it.key.ljust(width)
-                self.emit(indent + 1, f"{key} = {format_expr(it.value)}", self.n(it).trailing)
+                self.emit(indent + 1, texts[id(it)], self.n(it).trailing, column)
             else:
                 self.container(f"{it.kind} {it.index_text}", it, indent + 1, True)
         for c in nn.inner_end:
