@@ -37,10 +37,11 @@ def test_shapes_2d_any_depth(levels, d):
     assert [tuple(t.shape) for t in out] == expected_shapes(net.cfg.channels, size)
 
 
-@pytest.mark.parametrize("levels", [1, 2, 3, 4])
+@pytest.mark.parametrize("levels", [1, 2, 3, 4, 5, pytest.param(6, marks=pytest.mark.slow)])
 def test_shapes_3d_with_downsample_depth(levels):
     torch.manual_seed(0)
-    size = (16, 16, 16)  # level 3 of 4 sees 2x2x2
+    n = max(8, 2**levels)  # level L-1 sees 2x2x2
+    size = (n, n, n)
     net = HRNet(f.hrnet(levels, size=size, channels=2, blocks="C3", depth=True))
     out = run(net, (1, 1, *size))
     assert [tuple(t.shape) for t in out] == expected_shapes(net.cfg.channels, size, depth=True)

@@ -32,13 +32,14 @@ def test_shapes_with_downsampling(stages, d):
         assert tuple(t.shape) == (1, 2 * 2**s, d, 64 // 2**s, 64 // 2**s)
 
 
-@pytest.mark.parametrize("stages", [1, 2, 3, 4])
+@pytest.mark.parametrize("stages", [1, 2, 3, 4, 5, pytest.param(6, marks=pytest.mark.slow)])
 def test_shapes_3d_with_downsample_depth(stages):
-    size = (16, 16, 16)
+    n = max(8, 2**stages)  # the last stage sees 2x2x2
+    size = (n, n, n)
     net = SOANet(f.soanet(["C3"] * stages, size=size, channels=2, depth=True, downsample="stride"))
     out = run(net, (1, 1, *size))
     for s, t in enumerate(out):
-        assert tuple(t.shape) == (1, 2 * 2**s, *(16 // 2**s,) * 3)
+        assert tuple(t.shape) == (1, 2 * 2**s, *(n // 2**s,) * 3)
 
 
 def test_without_downsampling_channels_follow_the_list():

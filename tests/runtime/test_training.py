@@ -74,7 +74,7 @@ NOISE_FLOOR = 0.3**2  # the loss of returning the noisy input unchanged
 
 def test_unet_t1l1g1_starts_learning_to_denoise():
     """A short run (fast suite): the validation loss halves."""
-    initial, final = train(steps=40)
+    initial, final = train(steps=20)
     assert final < 0.5 * initial
 
 

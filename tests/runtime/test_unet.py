@@ -33,14 +33,15 @@ def test_shapes_2d_any_depth(levels, d):
     ]
 
 
-@pytest.mark.parametrize("levels", [1, 2, 3, 4])
+@pytest.mark.parametrize("levels", [1, 2, 3, 4, 5, pytest.param(6, marks=pytest.mark.slow)])
 def test_shapes_3d_with_downsample_depth(levels):
     torch.manual_seed(0)
-    size = (32, 32, 32)  # 4 halvings of D, H and W leave 2x2x2 at the bridge
+    n = max(8, 2 ** (levels + 1))  # L halvings of D, H and W leave 2x2x2 at the bridge
+    size = (n, n, n)
     cfg = f.unet(levels, size=size, channels=2, blocks="C3", depth=True)
     net = UNet(cfg)
     assert run(net, (1, 1, *size)).shape == (1, 2, *size)
-    assert cfg.bridge.cells[0].size == (32 // 2**levels,) * 3
+    assert cfg.bridge.cells[0].size == (n // 2**levels,) * 3
 
 
 @pytest.mark.parametrize("method", ["interpolate", "stride", "merge"])

@@ -131,6 +131,9 @@ class HRFusion(nn.Module):
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
         return [self._modules[f"level{l}"](xs) for l in range(len(xs))]
 
+    def extra_repr(self) -> str:
+        return f"levels={len(self._modules)}, y_l = out_l(sum of all levels resampled to l)"
+
 
 class HRNet(Backbone):
     """HR-Net with ``cfg.levels`` levels and stages; see the module docstring for keys."""
