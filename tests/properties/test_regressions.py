@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from blockspec.testing import SpecText
-from blockspec.testing.properties import check_parse_total, check_valid_spec
+from blockspec.errors import SpecValueError
+from blockspec.testing import NearMiss, SpecText
+from blockspec.testing.properties import check_near_miss, check_parse_total, check_valid_spec
 
 
 def _spec(text: str, backbone: str, dynamic: bool = False) -> SpecText:
@@ -64,3 +65,37 @@ def test_dynamic_minimum_keeps_maps_at_least_2() -> None:
     net = bs.parse(DYNAMIC_NO_DOWNSAMPLING)
     assert net.input.minimum[1] >= 2 and net.input.minimum[2] >= 2, net.input
     check_valid_spec(_spec(DYNAMIC_NO_DOWNSAMPLING, "soanet", dynamic=True))
+
+
+# Found by test_parse_total.py::test_overrides with overrides={"C": []} on `channels = C`:
+# an empty channels list escapes as IndexError (resolve._channels pads an empty list with
+# `chans[-1:] * n`, giving an empty tuple; the backbone then indexes it). Expected: a
+# SpecValueError at the list (LANGUAGE.md: a bad value points at that value).
+_EMPTY = """\
+input {{ channels = 1, D = 1, H = 4, W = 4 }}
+cell {{ window = [1, 1, 1], patch = [1, 1, 1], heads = 1 }}
+backbone {bb} {{ channels = [], {rest} }}
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="channels = [] escapes as IndexError from resolve")
+@pytest.mark.parametrize(
+    ("bb", "rest"),
+    [
+        ("soanet", 'stages = ["L1"]'),
+        ("unet", 'levels = 1, blocks = ["L1"]'),
+        ("hrnet", 'levels = 1, blocks = ["L1"]'),
+    ],
+)
+def test_empty_channels_list(bb: str, rest: str) -> None:
+    text = _EMPTY.format(bb=bb, rest=rest)
+    col = text.split("\n")[2].index("[]") + 1
+    check_near_miss(NearMiss(text, SpecValueError, 3, col, "empty_channels"))
+
+
+@pytest.mark.xfail(strict=True, reason="an override C=[] escapes as IndexError from resolve")
+def test_empty_list_override() -> None:
+    text = "let C = 4\n" + _EMPTY.format(bb="soanet", rest='stages = ["L1"]').replace(
+        "channels = []", "channels = C"
+    )
+    check_parse_total(text, overrides={"C": []})

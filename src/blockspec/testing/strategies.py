@@ -289,11 +289,14 @@ def _level_channels(plan: _Plan, i: int) -> set[int]:
     return {c[i]}
 
 
-def _cell_estimate(code: str, c_in: int, c_out: int, ratio: float, tok: int) -> int:
+def _cell_estimate(
+    code: str, c_in: int, c_out: int, ratio: float, tok: int, lin: tuple[bool, bool]
+) -> int:
     """A rough upper bound of a cell's parameters (only to keep examples small)."""
     k = 27 if _FAMILY[code] in _THREE_D else 9
-    core = 4 * k * c_in * c_out + 4 * (c_in * tok) * (c_out * tok)
-    mixer = 2 * c_out * max(1, int(ratio * c_out)) * max(9, tok * tok)
+    t = tok if lin[0] else 1
+    core = 4 * k * c_in * c_out + 4 * (c_in * t) * (c_out * t)
+    mixer = 2 * c_out * max(1, int(ratio * c_out)) * max(9, (tok * tok) if lin[1] else 9)
     return core + mixer + k * c_in * c_out
 
 
@@ -481,8 +484,8 @@ def _specs(
         "cosine": (_ATTN, _BOOLS),
         "out_proj": (_ATTN, _BOOLS),
         "rel_pos_bias": (_WINDOWED, ("false",) if dynamic else _BOOLS),
-        "attention": (_WINDOWED, ("conv", "lin")),
-        "mixer": (_ANY, ("conv", "lin")),
+        "attention": (_WINDOWED - {"V2", "V3"}, ("conv", "lin")),  # lin V is window-sized
+        "mixer": (_WINDOWED - {"V2", "V3"}, ("conv", "lin")),
         "norm": (_ANY, norms),
     }
     if dims == "2d+t":
@@ -515,6 +518,11 @@ def _specs(
         used_codes.extend(got)
         block_codes[text] = got
         return text
+
+    def lin_flags(code: str) -> tuple[bool, bool]:
+        if _FAMILY[code] in ("V2", "V3"):
+            return ("attention = lin" in entries, "mixer = lin" in entries)
+        return (True, True)  # block-string overrides may switch other families to lin
 
     def tok(code: str) -> int:
         fam = _FAMILY[code]
@@ -639,7 +647,10 @@ def _specs(
     for i, text in enumerate(blocks_by_level):
         lvl = min(i, len(chans) - 1)
         c = max(chans[lvl], chans[min(lvl + 1, len(chans) - 1)])
-        est += sum(_cell_estimate(code, 2 * c, c, ratio, tok(code)) for code in block_codes[text])
+        est += sum(
+            _cell_estimate(code, 2 * c, c, ratio, tok(code), lin_flags(code))
+            for code in block_codes[text]
+        )
     assume(est <= max_params)
     assume(len(used_codes) <= max_cells * 2)
 
@@ -741,7 +752,7 @@ NEAR_MISS_KINDS = (
     "unknown_code", "too_many_levels", "negative_dropout", "att_dropout_one", "causal_batch2d",
     "dynamic_G1", "int_div", "unknown_override", "unknown_norm", "stage_out_of_range",
     "block_level_override", "duplicate_section", "missing_input_channels", "syntax_double_eq",
-    "override_not_applicable", "deep_window", "level_window",
+    "override_not_applicable", "deep_window", "level_window", "empty_channels",
 )  # fmt: skip
 
 
@@ -872,7 +883,9 @@ def _near_miss(draw, kinds: Sequence[str]) -> NearMiss:
     else:  # pragma: no cover - guarded by near_miss_specs
         raise InvalidArgument(f"unknown near-miss kind {kind!r}")
 
-    if kind != "int_div":
+    if kind == "empty_channels":
+        C_text = M + "[]"
+    elif kind != "int_div":
         if draw(st.booleans()):
             lets.append(f"let C = {C}")
             C_text = "C"
