@@ -18,6 +18,8 @@ demo: $(BIN)/blockspec          ## compile an example spec and print its summary
 	$(BIN)/blockspec check $(SPEC)
 	$(BIN)/blockspec summary $(SPEC)
 
+# tests use tiny tensors: one thread each avoids oversubscribing a small, shared machine
+test: export OMP_NUM_THREADS = 1
 test: $(BIN)/blockspec          ## the whole suite: fast tests, then the slow ones
 	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
 	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider || [ $$? -eq 5 ]  # 5: no slow tests
