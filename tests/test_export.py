@@ -1,0 +1,100 @@
+"""Compiled models under torch.compile, torch.export and (optional extra) ONNX export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import blockspec as bs
+from tiny_specs import TINY, UNET, example_input, flat
+
+KINDS = sorted(TINY)
+
+
+def _close(got, want, tol: float = 1e-5) -> None:
+    got, want = flat(got), flat(want)
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert a.shape == b.shape and a.dtype == b.dtype == torch.float32
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dynamo():
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_dynamo_traces_without_graph_breaks(kind: str) -> None:
+    """fullgraph=True raises on any graph break; the eager backend keeps this test quick."""
+    model = bs.compile(TINY[kind]).eval()
+    x = example_input(model)
+    compiled = torch.compile(model, backend="eager", fullgraph=True)
+    with torch.no_grad():
+        _close(compiled(x), model(x))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", KINDS)
+def test_torch_compile_inductor_matches_eager(kind: str) -> None:
+    model = bs.compile(TINY[kind]).eval()
+    x = example_input(model)
+    compiled = torch.compile(model)
+    with torch.no_grad():
+        _close(compiled(x), model(x))
+
+
+def test_training_with_activation_checkpointing_has_no_graph_break() -> None:
+    """Regression: block.py once mutated a counter inside the checkpointed function."""
+    spec = UNET.replace("heads = 2,", "heads = 2, checkpoint = true,")
+    model = bs.compile(spec).train()
+    compiled = torch.compile(model, backend="eager", fullgraph=True)
+    compiled(example_input(model)).sum().backward()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_torch_export_static_shape_matches_eager(kind: str) -> None:
+    model = bs.compile(TINY[kind]).eval()
+    x = example_input(model)
+    program = torch.export.export(model, (x,))
+    with torch.no_grad():
+        _close(program.module()(x), model(x))
+        x2 = torch.randn_like(x)  # same shape, other values
+        _close(program.module()(x2), model(x2))
+
+
+def test_torch_export_of_a_loaded_checkpoint(tmp_path: Path) -> None:
+    model = bs.compile(TINY["soanet"], seed=9).eval()
+    bs.save(model, tmp_path / "m.pt")
+    loaded = bs.load(tmp_path / "m.pt")
+    x = example_input(loaded)
+    with torch.no_grad():
+        _close(torch.export.export(loaded, (x,)).module()(x), model(x))
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    reason="torch.onnx (dynamo exporter, torch 2.13) fails decomposing the exported graph: "
+    "'Cannot view a tensor ... ' at the reshape after scaled_dot_product_attention "
+    "(runtime/attention/base.py attend); see the checkpoint issue's report",
+    strict=False,
+)
+@pytest.mark.parametrize("kind", ["unet", "soanet"])
+def test_onnx_export(kind: str, tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    model = bs.compile(TINY[kind]).eval()
+    x = example_input(model)
+    path = tmp_path / f"{kind}.onnx"
+    program = torch.onnx.export(model, (x,), dynamo=True)
+    program.save(str(path))
+    onnx.checker.check_model(onnx.load(str(path)))
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(str(path))
+    outputs = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        _close([torch.from_numpy(o) for o in outputs], model(x), tol=1e-4)
