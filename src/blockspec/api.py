@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from .compiler.infer import NodeStats, infer, totals
 from .compiler.printer import format_spec
 from .compiler.resolve import resolve
 from .compiler.validate import validate
-from .compiler.values import Value, python_value
+from .compiler.values import evaluate
 from .errors import Span, SpecError, SpecSyntaxError, SpecValueError
 
 __all__ = ["parse", "compile", "block", "summary", "format", "read_source", "Summary"]
@@ -46,25 +48,51 @@ def read_source(source: Source) -> tuple[str, str]:
     return source, "<string>"
 
 
-def _override_values(overrides: Mapping[str, Any] | None) -> dict[str, Value]:
-    """API/CLI overrides as values; each gets a line of the pseudo-file <overrides>."""
+def _override_exprs(overrides: Mapping[str, Any] | None) -> dict[str, A.Expr]:
+    """API/CLI overrides as expressions; each gets a line of the pseudo-file <overrides>.
+
+    Keeping them as expressions lets the canonical text (`model.spec`) carry them.
+    """
     if not overrides:
         return {}
-    out: dict[str, Value] = {}
     lines = []
     for name, v in overrides.items():
         text = v.text if isinstance(v, OverrideText) else repr(v)
         lines.append(f"{name}={text}")
     source = "\n".join(lines)
+    out: dict[str, A.Expr] = {}
     for i, (name, v) in enumerate(overrides.items(), start=1):
         span = Span(
             i, len(name) + 2, max(1, len(lines[i - 1]) - len(name) - 1), "<overrides>", source
         )
-        if isinstance(v, OverrideText):
-            out[name] = v.evaluate(i, source)
-        else:
-            out[name] = python_value(v, span)
+        out[name] = v.parse(i, source) if isinstance(v, OverrideText) else _python_expr(v, span)
     return out
+
+
+def _python_expr(obj: Any, span: Span) -> A.Expr:
+    """A Python override value as the expression that writes it."""
+    if isinstance(obj, bool):
+        return A.BoolLit(obj, span)
+    if isinstance(obj, int | float):
+        if isinstance(obj, float) and not math.isfinite(obj):
+            raise SpecValueError(f"{obj} is not a finite number", span)
+        lit = (
+            A.IntLit(abs(obj), str(abs(obj)), span)
+            if isinstance(obj, int)
+            else A.FloatLit(abs(obj), repr(abs(obj)), span)
+        )
+        return A.Neg(lit, span) if obj < 0 else lit
+    if isinstance(obj, str):
+        if '"' in obj or "\n" in obj:
+            raise SpecValueError("a string value cannot hold a quote or a new line", span)
+        return A.StrLit(obj, span)
+    if isinstance(obj, list | tuple):
+        return A.ListExpr(tuple(_python_expr(o, span) for o in obj), span)
+    raise SpecValueError(
+        f"cannot use a {type(obj).__name__} as a value",
+        span,
+        "overrides take numbers, bools, strings and lists",
+    )
 
 
 @dataclass(frozen=True)
@@ -73,9 +101,8 @@ class OverrideText:
 
     text: str
 
-    def evaluate(self, line: int, source: str) -> Value:
-        from .compiler.values import evaluate
-
+    def parse(self, line: int, source: str) -> A.Expr:
+        """The value as an expression placed on `line` of the <overrides> pseudo-file."""
         start = source.split("\n")[line - 1].index("=") + 2  # column of the value
         here = Span(line, start, max(1, len(self.text)), "<overrides>", source)
         if "\n" in self.text or not self.text.strip():
@@ -95,12 +122,11 @@ class OverrideText:
                 "an override is one expression", here, "write NAME=VALUE, e.g. C=64"
             )
         expr = spec.statements[0].value  # type: ignore[union-attr]
-        return evaluate(_shift(expr, line, dcol, source), {})
+        return _shift(expr, line, dcol, source)
 
 
 def _shift(expr: A.Expr, line: int, dcol: int, source: str) -> A.Expr:
     """Move an expression parsed from a one-line override to its place in <overrides>."""
-    import dataclasses
 
     def fix(sp: Span) -> Span:
         return Span(line, sp.column + dcol, sp.length, "<overrides>", source)
@@ -122,8 +148,16 @@ def _shift(expr: A.Expr, line: int, dcol: int, source: str) -> A.Expr:
 @lru_cache(maxsize=64)
 def _parse_text(text: str, file: str, overrides: tuple) -> ir.Network:
     spec = A.parse_spec(text, file)
-    net = resolve(spec, _override_values(dict(overrides)))
-    return validate(net)
+    exprs = _override_exprs(dict(overrides))
+    net = validate(resolve(spec, {name: evaluate(e, {}) for name, e in exprs.items()}))
+    # the canonical text carries the overrides, so it rebuilds this very network
+    stmts = tuple(
+        dataclasses.replace(st, value=exprs[st.name])
+        if isinstance(st, A.Let) and st.name in exprs
+        else st
+        for st in spec.statements
+    )
+    return dataclasses.replace(net, text=format_spec(dataclasses.replace(spec, statements=stmts)))
 
 
 def _freeze(overrides: Mapping[str, Any] | None) -> tuple:
@@ -152,7 +186,8 @@ def format(source: Source) -> str:  # noqa: A001 - the public name DESIGN.md giv
 
 
 def canonical_text(net: ir.Network) -> str:
-    return format_spec(A.parse_spec(net.source, net.file)) if net.source else ""
+    """The canonical spec text of a parsed network, its overrides written into the lets."""
+    return net.text or (format_spec(A.parse_spec(net.source, net.file)) if net.source else "")
 
 
 def compile(  # noqa: A001 - the public name DESIGN.md gives it

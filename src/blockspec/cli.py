@@ -185,10 +185,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         net, seed=args.seed, max_params=args.max_params, max_activation_bytes=args.max_memory
     )
     out = Path(args.output)
-    try:
-        bs.save(model, out)
-    except OSError as exc:
-        _fail(f"cannot write {out}: {exc.strerror or exc}", "check that the folder exists")
+    bs.save(model, out)  # a write failure is a CheckpointError, reported like any SpecError
     params = sum(p.numel() for p in model.parameters())
     print(f"{out}: {params:,} params, seed {args.seed}, from {args.file}")
     return 0

@@ -208,7 +208,8 @@ class Network:
     backbone: UNet | HRNet | SOANet
     head: Head | None
     file: str = field(default="<string>", compare=False)
-    source: str = field(default="", compare=False, repr=False)
+    source: str = field(default="", compare=False, repr=False)  # the text as written
+    text: str = field(default="", compare=False, repr=False)  # canonical, overrides applied
 
     def blocks(self) -> Iterator[Block]:
         """Every block, in module-construction order."""

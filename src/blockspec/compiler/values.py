@@ -18,7 +18,7 @@ from .diagnostics import did_you_mean
 __all__ = [
     "Value", "Symbol", "DYN", "RESERVED", "VALUE_NAMES", "MAX_MAGNITUDE", "evaluate_lets",
     "evaluate", "as_int", "as_float", "as_bool", "as_name", "as_int_list", "as_size",
-    "as_string", "python_value", "check_limits",
+    "as_string", "check_limits",
 ]  # fmt: skip
 
 MAX_MAGNITUDE = 2**63
@@ -235,23 +235,6 @@ def _eval(expr: A.Expr, env: Mapping[str, Value]) -> Value:
         b = _number(right, expr.op_span, expr.op)
         return Value(_binop(expr.op, a, b, expr.op_span), expr.span)
     raise TypeError(f"not an expression: {expr!r}")  # pragma: no cover
-
-
-def python_value(obj: object, span: Span) -> Value:
-    """A Python override value (from the API) as a `Value`."""
-    if isinstance(obj, bool | str):
-        return Value(obj, span)
-    if isinstance(obj, int | float):
-        return Value(_check_magnitude(obj, span), span)
-    if isinstance(obj, list | tuple):
-        return Value(tuple(python_value(o, span) for o in obj), span)
-    if obj is None:
-        return Value(Symbol("none"), span)
-    raise SpecValueError(
-        f"cannot use a {type(obj).__name__} as a value",
-        span,
-        "overrides take numbers, bools, strings and lists",
-    )
 
 
 def check_let_name(name: str, span: Span) -> None:
