@@ -77,21 +77,15 @@ def test_torch_export_of_a_loaded_checkpoint(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="torch.onnx (dynamo exporter, torch 2.13) fails decomposing the exported graph: "
-    "'Cannot view a tensor ... ' at the reshape after scaled_dot_product_attention "
-    "(runtime/attention/base.py attend); see the checkpoint issue's report",
-    strict=False,
-)
 @pytest.mark.parametrize("kind", ["unet", "soanet"])
 def test_onnx_export(kind: str, tmp_path: Path) -> None:
+    """ONNX through the TorchScript exporter. (torch 2.13's dynamo exporter fails in its own
+    decompositions on these graphs — 'Cannot view a tensor ...' — while torch.export works.)"""
     onnx = pytest.importorskip("onnx")
-    pytest.importorskip("onnxscript")
     model = bs.compile(TINY[kind]).eval()
     x = example_input(model)
     path = tmp_path / f"{kind}.onnx"
-    program = torch.onnx.export(model, (x,), dynamo=True)
-    program.save(str(path))
+    torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=17)
     onnx.checker.check_model(onnx.load(str(path)))
     ort = pytest.importorskip("onnxruntime")
     session = ort.InferenceSession(str(path))

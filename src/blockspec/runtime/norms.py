@@ -59,7 +59,8 @@ class ChannelLayerNorm(nn.LayerNorm):
         super().__init__(channels)
 
     def forward(self, x: Tensor) -> Tensor:
-        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+        # explicit axes (no negative dims): [B, C, D, H, W] <-> [B, D, H, W, C]; ONNX friendly
+        return super().forward(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
 
 
 class BatchNorm2dFrames(nn.BatchNorm2d):
