@@ -13,10 +13,7 @@ from blockspec.testing.strategies import NEAR_MISS_KINDS
 from ._helpers import scaled
 
 #: kinds where the compiler disagrees with LANGUAGE.md (see the report / test_regressions.py)
-COMPILER_DISAGREES: dict[str, str] = {
-    "empty_channels": "channels = [] raises IndexError in resolve (_channels pads an empty list "
-    "to an empty tuple) instead of a SpecValueError at the list",
-}
+COMPILER_DISAGREES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

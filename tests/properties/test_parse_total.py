@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from blockspec.grammar import __file__ as grammar_init
@@ -81,6 +81,4 @@ _VALUES = st.one_of(
 @scaled(1)
 @given(specs(), st.dictionaries(st.sampled_from(["C", "X", "cell", "H", ""]), _VALUES, max_size=2))
 def test_overrides(spec: SpecText, overrides: dict) -> None:
-    # an empty list is a known bug (strict xfail in test_regressions.py::test_empty_list_override)
-    assume(all(v != [] for v in overrides.values()))
     check_parse_total(spec.text, overrides=overrides)

@@ -106,8 +106,6 @@ def _with_overrides() -> st.SearchStrategy[tuple[SpecText, dict]]:
 
 
 def _overrides(case: tuple[SpecText, dict]) -> None:
-    # known bug: an empty list (tests/properties/test_regressions.py::test_empty_list_override)
-    assume(all(v != [] for v in case[1].values()))
     P.check_parse_total(case[0].text, overrides=case[1])
 
 

@@ -804,6 +804,7 @@ def _near_miss(draw, kinds: Sequence[str]) -> NearMiss:
         H = 12
         inp["H"] = "12"
         cell["window"] = f"{M}[4, {w}, 1]"
+        blocks = ["L1" + b for b in blocks]  # level 1 has a windowed cell
         cell["patch"] = f"[1, {p}, 1]"
         error = ShapeError
     elif kind == "level_window":  # a level entry's window is used as written
@@ -880,6 +881,8 @@ def _near_miss(draw, kinds: Sequence[str]) -> NearMiss:
             )
         )
         blocks[0] = blocks[0] + f"{code}({M}{key}={val})"
+    elif kind in ("empty_channels", "int_div"):
+        pass  # written with the backbone's channels below
     else:  # pragma: no cover - guarded by near_miss_specs
         raise InvalidArgument(f"unknown near-miss kind {kind!r}")
 
