@@ -568,6 +568,15 @@ def _channels(entries: _Entries, n: int, counts: list[int], errs: Collector) -> 
         except SpecError as e:
             errs.add(e)
             return tuple(32 * 2**c for c in counts)
+        if not chans:
+            errs.add(
+                SpecValueError(
+                    "channels is an empty list",
+                    val.span,
+                    f"give one value per level/stage ({n}), or one int",
+                )
+            )
+            return tuple(32 * 2**c for c in counts)
         if len(chans) != n:
             errs.add(
                 SpecValueError(

@@ -288,7 +288,8 @@ def dynamic_steps(net: ir.Network) -> ir.Network:
                 if isinstance(out, ir.Sym):
                     m = lcm(m, out.div)
                     deepest = max(deepest, out.div)
-        need = 2 * deepest if deepest > 1 else 1
+        # every map stays >= 2 in H and W (and in D when depth is halved)
+        need = 2 * deepest if axis > 0 or deepest > 1 else 1
         steps[axis] = m
         mins[axis] = max(m, -(-need // m) * m)
     new_inp = replace(inp, step=tuple(steps), minimum=tuple(mins))  # type: ignore[arg-type]
