@@ -15,10 +15,10 @@ from .compiler import ast as A
 from .compiler import ir
 from .compiler.budget import DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PARAMS, check_budget
 from .compiler.infer import NodeStats, infer, totals
-from .compiler.printer import format_spec
+from .compiler.printer import format_expr, format_spec
 from .compiler.resolve import resolve
 from .compiler.validate import validate
-from .compiler.values import evaluate
+from .compiler.values import check_limits, evaluate
 from .errors import Span, SpecError, SpecSyntaxError, SpecValueError
 
 __all__ = ["parse", "compile", "block", "summary", "format", "read_source", "Summary"]
@@ -57,7 +57,10 @@ def _override_exprs(overrides: Mapping[str, Any] | None) -> dict[str, A.Expr]:
         return {}
     lines = []
     for name, v in overrides.items():
-        text = v.text if isinstance(v, OverrideText) else repr(v)
+        if isinstance(v, OverrideText):
+            text = v.text
+        else:  # written as the spec would write it: true, [8, 8, 1], "T1L1"
+            text = format_expr(_python_expr(v, Span(1, 1, 1, "<overrides>", "")))
         lines.append(f"{name}={text}")
     source = "\n".join(lines)
     out: dict[str, A.Expr] = {}
@@ -161,8 +164,27 @@ def _parse_text(text: str, file: str, overrides: tuple) -> ir.Network:
 
 
 def _freeze(overrides: Mapping[str, Any] | None) -> tuple:
+    """Overrides as a hashable key (for the parse cache), their types checked first."""
     if not overrides:
         return ()
+    if not isinstance(overrides, Mapping):
+        raise SpecValueError("overrides must be a mapping of let names to values")
+
+    def check(name: object, v: object) -> None:
+        if not isinstance(name, str):
+            raise SpecValueError(f"an override names a let by a str, not {name!r}")
+        if isinstance(v, list | tuple):
+            for item in v:
+                check(name, item)
+        elif not isinstance(v, bool | int | float | str | OverrideText):
+            raise SpecValueError(
+                f"override {name}: cannot use a {type(v).__name__} as a value",
+                None,
+                "overrides take numbers, bools, strings and lists",
+            )
+
+    for name, v in overrides.items():
+        check(name, v)
 
     def fz(v):
         return tuple(fz(x) for x in v) if isinstance(v, list | tuple) else v
@@ -180,9 +202,24 @@ def parse(source: Source, overrides: Mapping[str, Any] | None = None) -> ir.Netw
 
 
 def format(source: Source) -> str:  # noqa: A001 - the public name DESIGN.md gives it
-    """The canonical text of a spec, comments kept (syntax is checked, values are not)."""
+    """The canonical text of a spec, comments kept (syntax and expression limits are checked,
+    values are not)."""
     text, file = read_source(source)
-    return format_spec(A.parse_spec(text, file))
+    spec = A.parse_spec(text, file)
+    for expr in _expressions(spec):
+        check_limits(expr)  # the printer recurses: refuse what the evaluator would refuse
+    return format_spec(spec)
+
+
+def _expressions(spec: A.Spec):
+    """Every top-level expression of a spec (let values and entry values)."""
+    stack: list = list(spec.statements)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (A.Let, A.Entry)):
+            yield node.value
+        elif isinstance(node, (A.Section, A.Sub)):
+            stack.extend(node.items)
 
 
 def canonical_text(net: ir.Network) -> str:

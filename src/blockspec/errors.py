@@ -80,11 +80,6 @@ class SpecError(Exception):
         self.errors: list[SpecError] = list(errors) if errors else [self]
         super().__init__(message)
 
-    def with_errors(self, errors: list[SpecError]) -> SpecError:
-        """Attach the full, sorted list of errors of which this one is the first."""
-        self.errors = list(errors)
-        return self
-
     def render(self, color: bool = False) -> str:
         """The error as a compiler prints it: place, message, source line, caret, hint."""
         red, bold, cyan, reset = (

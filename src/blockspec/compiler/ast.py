@@ -378,7 +378,7 @@ def parse_spec(text: str, file: str = "<string>") -> Spec:
     from lark.exceptions import UnexpectedInput, VisitError
 
     from ..grammar import parse_tree
-    from .diagnostics import from_lark
+    from .diagnostics import end_position, from_lark
 
     spans = _SpanMaker(file, text)
     try:
@@ -399,7 +399,7 @@ def parse_spec(text: str, file: str = "<string>") -> Spec:
         )
         for t in comment_tokens
     )
-    end = Span(len(lines), len(lines[-1]) + 1, 1, file, text)
+    end = Span(*end_position(text), 1, file, text)
     return Spec(tuple(statements), comments, file, text, end)
 
 

@@ -20,8 +20,10 @@ def human(n: float, unit: str = "") -> str:
             if abs(n) < 1024 or suffix == "PiB":
                 return f"{n:.0f} {suffix}" if suffix == "B" else f"{n:.2f} {suffix}"
             n /= 1024
-    for suffix in ("", "K", "M", "G", "T", "P", "E"):
-        if abs(n) < 1000 or suffix == "E":
+    if abs(n) >= 1e18:
+        return f"{n:.3g}"
+    for suffix in ("", "K", "M", "G", "T", "P"):
+        if abs(n) < 1000 or suffix == "P":
             return f"{n:.0f}" if suffix == "" else f"{n:.2f}{suffix}"
         n /= 1000
     return str(n)  # pragma: no cover

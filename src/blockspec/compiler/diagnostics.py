@@ -12,9 +12,11 @@ from collections.abc import Iterable
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from ..errors import Span, SpecError, SpecSyntaxError
+from ..errors import SpecError, SpecSyntaxError
 
-__all__ = ["Collector", "did_you_mean", "from_lark", "raise_all", "sort_errors"]
+__all__ = [
+    "Collector", "Consequence", "did_you_mean", "divisors", "from_lark", "raise_all", "sort_errors"
+]  # fmt: skip
 
 #: terminal names of the grammar, in words
 _WORDS = {
@@ -52,6 +54,16 @@ _WORDS = {
 }
 
 _ORDER = list(_WORDS)
+
+
+def end_position(text: str) -> tuple[int, int]:
+    """(line, column) just after the last non-blank character: where "missing ..." and
+    "unexpected end" errors point, on a line that can be shown."""
+    lines = text.split("\n")
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip():
+            return i + 1, len(lines[i].rstrip()) + 1
+    return 1, 1
 
 
 def _words(expected: Iterable[str]) -> str:
@@ -116,9 +128,7 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
         tok = exc.token
         expected = set(exc.expected or ()) | set(getattr(exc, "accepts", None) or ())
         if tok.type == "$END":
-            lines = text.split("\n")
-            line = len(lines)
-            col = len(lines[-1]) + 1
+            line, col = end_position(text)
             if in_block_string and "RPAR" in expected:
                 return SpecSyntaxError(
                     "unclosed '(' in the block string",
@@ -155,10 +165,9 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
             hint = "an entry is written 'key = value'"
         return SpecSyntaxError(f"unexpected {shown} in the {where}", span, hint)
     if isinstance(exc, UnexpectedEOF):
-        lines = text.split("\n")
         return SpecSyntaxError(
             f"unexpected end of the {where}",
-            make_span(len(lines), len(lines[-1]) + 1, 1),
+            make_span(*end_position(text), 1),
             f"expected {_words(exc.expected or [])}",
         )
     return SpecSyntaxError(f"cannot parse the {where}", make_span(1, 1, 1))  # pragma: no cover
@@ -174,12 +183,39 @@ def sort_errors(errors: Iterable[SpecError]) -> list[SpecError]:
             continue
         seen.add(key)
         out.append(e)
-    return sorted(out, key=lambda e: (e.span is None, e.span.key if e.span else ("", 0, 0)))
+    # within one spec all spans share a file name, except the command line's <overrides>,
+    # which come first (they are applied before the file is read)
+    return sorted(
+        out,
+        key=lambda e: (
+            e.span is None,
+            e.span is not None and e.span.file != "<overrides>",
+            e.span.key if e.span else ("", 0, 0),
+        ),
+    )
+
+
+class Consequence(SpecError):
+    """An error that only follows from another one already reported (a use of a `let` whose
+    own value failed): collected nowhere, so one mistake is reported once."""
+
+
+def divisors(n: int, limit: int = 16, keep=None) -> str:
+    """The first `limit` divisors of `n` (those `keep` accepts) as text, for hints."""
+    found: list[int] = []
+    d = 1
+    while d <= n and len(found) < limit and d <= 1_000_000:
+        if n % d == 0 and (keep is None or keep(d)):
+            found.append(d)
+        d += 1
+    if not found:
+        return "none below 1,000,000"
+    return ", ".join(map(str, found)) + (", ..." if len(found) == limit else "")
 
 
 def raise_all(errors: Iterable[SpecError]) -> None:
     """Raise the first of `errors` (sorted) carrying all of them; do nothing if empty."""
-    ordered = sort_errors(errors)
+    ordered = sort_errors(e for e in errors if not isinstance(e, Consequence))
     if ordered:
         first = ordered[0]
         first.errors = ordered
@@ -193,14 +229,11 @@ class Collector:
         self.errors: list[SpecError] = []
 
     def add(self, err: SpecError) -> None:
-        self.errors.extend(err.errors if err.errors else [err])
+        errs = err.errors if err.errors else [err]
+        self.errors.extend(e for e in errs if not isinstance(e, Consequence))
 
     def __bool__(self) -> bool:
         return bool(self.errors)
 
     def check(self) -> None:
         raise_all(self.errors)
-
-
-def span_or(span: Span | None, fallback: Span) -> Span:
-    return span if span is not None else fallback

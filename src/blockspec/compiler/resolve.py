@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from ..errors import Span, SpecError, SpecSyntaxError, SpecValueError
 from ..runtime.config import (
+    PATCHED_FAMILIES,
+    WINDOWED_FAMILIES,
     CellConfig,
     HeadConfig,
     ResampleConfig,
@@ -19,7 +21,7 @@ from ..runtime.config import (
 )
 from . import ast as A
 from . import ir
-from .diagnostics import Collector, did_you_mean
+from .diagnostics import Collector, did_you_mean, divisors
 from .values import (
     DYN,
     Symbol,
@@ -50,8 +52,8 @@ CODES: dict[str, tuple[str, bool]] = {
 }  # fmt: skip
 
 _ATTN = {"L", "G", "T", "L3", "G3", "V2", "V3", "S3", "Sh"}
-_WINDOWED = {"L", "G", "L3", "G3", "V2", "V3", "S3", "Sh"}
-_PATCHED = {"L", "G", "L3", "G3"}
+_WINDOWED = WINDOWED_FAMILIES
+_PATCHED = PATCHED_FAMILIES
 _LIN_ATTN = _WINDOWED  # attention = lin applies to every windowed family (not T)
 
 NORMS = ("layer", "channel_layer", "batch2d", "instance2d", "batch3d", "instance3d")
@@ -78,7 +80,6 @@ class _Key:
     block_level: bool = False
 
 
-_ALL = None
 CELL_KEYS: dict[str, _Key] = {
     "window": _Key(_ints(3, "HWD"), (16, 16, 1), frozenset(_WINDOWED)),
     "patch": _Key(_ints(3, "HWD"), (2, 2, 1), frozenset(_PATCHED)),
@@ -87,7 +88,7 @@ CELL_KEYS: dict[str, _Key] = {
     ),
     "heads": _Key(lambda v, k: as_int(v, k, 1), 16, frozenset(_ATTN)),
     "attention": _Key(_names("conv", "lin"), "conv", frozenset(_LIN_ATTN)),
-    "mixer": _Key(_names("conv", "lin"), "conv"),
+    "mixer": _Key(_names("conv", "lin"), "conv", frozenset(_WINDOWED)),  # T, C2, C3: conv
     "mixer_ratio": _Key(lambda v, k: as_float(v, k, 0.0, None, True, False), 4.0),
     "norm": _Key(_names(*NORMS), "instance2d"),
     "activation": _Key(_names(*ACTIVATIONS), "prelu"),
@@ -237,15 +238,11 @@ class _Param:
     origin: ir.Origin
 
 
-def _cell_params(
-    entries: _Entries, layer: str, errs: Collector, skip_block_level: bool = False
-) -> dict[str, _Param]:
+def _cell_params(entries: _Entries, layer: str, errs: Collector) -> dict[str, _Param]:
     out: dict[str, _Param] = {}
     for key, val in entries.values.items():
         spec = CELL_KEYS.get(key)
         if spec is None:
-            continue
-        if skip_block_level and spec.block_level:
             continue
         converted = _convert(entries, key, spec.convert, errs)
         if converted is None:
@@ -266,14 +263,10 @@ def _check_patch_divides(params: Mapping[str, _Param], errs: Collector) -> None:
                         f"patch {p[i]} does not divide window {w[i]} along {axis}",  # type: ignore[index]
                         params["patch"].origin.span,
                         f"a patch along {axis} must divide {w[i]}: "  # type: ignore[index]
-                        + ", ".join(str(d) for d in _divisors(w[i])),  # type: ignore[index]
+                        + divisors(w[i]),  # type: ignore[index]
                     )
                 )
                 break
-
-
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0] if n <= 4096 else [1, n]
 
 
 def _sized(w: int, k: int, rule: str) -> int:
@@ -389,8 +382,7 @@ class _BlockParser:
         if bt is None:
             _check_group_depth(lit.value, lit)
             bs = A.parse_block_string(lit)
-            _count(bs.items)  # checks counts and depth
-            n = _count(bs.items)
+            n = _count(bs.items)  # checks counts and depth before expanding
             if n > MAX_CELLS:
                 raise SpecValueError(
                     f"the block string expands to {n} cells",
@@ -417,7 +409,9 @@ class _BlockParser:
             )
 
 
-def _override_params(cell: A.BCell, family: str, errs: Collector) -> dict[str, _Param]:
+def _override_params(
+    cell: A.BCell, family: str, has_mixer: bool, errs: Collector
+) -> dict[str, _Param]:
     out: dict[str, _Param] = {}
     for ov in cell.overrides:
         spec = CELL_KEYS.get(ov.key)
@@ -439,7 +433,9 @@ def _override_params(cell: A.BCell, family: str, errs: Collector) -> dict[str, _
                 )
             )
             continue
-        if spec.applies is not None and family not in spec.applies:
+        if (spec.applies is not None and family not in spec.applies) or (
+            ov.key in ("mixer", "mixer_ratio") and not has_mixer
+        ):
             errs.add(
                 SpecValueError(
                     f"'{ov.key}' has no effect on a {cell.code} cell",
@@ -496,7 +492,7 @@ class _Ctx:
         for i, bc in enumerate(bt.cells):
             family, has_mixer = CODES[bc.code]
             params = dict(base)
-            params.update(_override_params(bc, family, self.errs))
+            params.update(_override_params(bc, family, has_mixer, self.errs))
             k = (level, level, level if self.depth else 0)
             w, wo = params["window"].value, params["window"].origin
             p, po = params["patch"].value, params["patch"].origin
@@ -672,7 +668,7 @@ def _backbone(
     depth = bool(_convert(entries, "downsample_depth", as_bool, errs, False))
     ctx.depth = depth
     if kind == "soanet":
-        return _soanet(sec, entries, ctx, c_in, size, errs, depth)
+        return _soanet(entries, ctx, c_in, size, errs, depth)
     levels = _convert(entries, "levels", lambda v, k: as_int(v, k, 1), errs, 2)
     n = int(levels)  # type: ignore[arg-type]
     if n > 62:
@@ -694,20 +690,17 @@ def _backbone(
         return None
     max_sub = n if kind == "unet" else n - 1
     for idx, (sub, _) in ctx.subs.items():
-        if idx > max_sub:
+        if not 0 <= idx <= max_sub:
             errs.add(
                 SpecValueError(
-                    f"level {idx} does not exist",
+                    f"level {sub.index_text} does not exist",
                     sub.index_span,
                     f"levels count from 0 to {max_sub}"
                     + (" (level L is the bridge)" if kind == "unet" else ""),
                 )
             )
-    spans = (
-        ("levels", entries.values["levels"].span)
-        if "levels" in entries.values
-        else ("levels", entries.close),
-    )
+    # a `levels` value that breaks a size rule is pointed at; the default is not in the text
+    spans = (("levels", entries.values["levels"].span),) if "levels" in entries.values else ()
     if kind == "unet":
         dec = _block_list(entries, "decoder", n, errs, blocks)
         bridge_lit = _one_block(entries, "bridge", errs) or blocks[-1]
@@ -725,6 +718,7 @@ def _backbone(
             downs.append(down)
         bridge = ctx.block("bridge", bridge_lit, chans[-1], chans[-1], _halve(size, n, depth), n, n)
         ups, gates, decs = [None] * n, [None] * n, [None] * n
+        gate = _convert(entries, "gate", as_bool, errs, True)
         for l in reversed(range(n)):
             s_l = _halve(size, l, depth)
             ups[l] = _resample(
@@ -737,7 +731,6 @@ def _backbone(
                 depth,
                 None,
             )
-            gate = _convert(entries, "gate", as_bool, errs, True)
             gates[l] = ir.Gate(f"level{l}.gate", chans[l], s_l) if gate else None
             decs[l] = ctx.block(
                 f"level{l}.dec",
@@ -838,7 +831,7 @@ def _backbone(
     )
 
 
-def _soanet(sec, entries: _Entries, ctx: _Ctx, c_in: int, size, errs: Collector, depth: bool):
+def _soanet(entries: _Entries, ctx: _Ctx, c_in: int, size, errs: Collector, depth: bool):
     lits_val = entries.get("stages")
     if lits_val is None:
         errs.add(
@@ -866,10 +859,12 @@ def _soanet(sec, entries: _Entries, ctx: _Ctx, c_in: int, size, errs: Collector,
     counts = [s if method else 0 for s in range(n)]
     chans = _channels(entries, n, counts, errs)
     for idx, (sub, _) in ctx.subs.items():
-        if idx >= n:
+        if not 0 <= idx < n:
             errs.add(
                 SpecValueError(
-                    f"stage {idx} does not exist", sub.index_span, f"stages count from 0 to {n - 1}"
+                    f"stage {sub.index_text} does not exist",
+                    sub.index_span,
+                    f"stages count from 0 to {n - 1}",
                 )
             )
     if lits is None:

@@ -13,14 +13,14 @@ from dataclasses import replace
 from math import lcm
 
 from ..errors import ShapeError, Span, SpecError, SpecValueError
-from ..runtime.config import FAMILIES_3D
+from ..runtime.config import FAMILIES_3D, PATCHED_FAMILIES, WINDOWED_FAMILIES
 from . import ir
-from .diagnostics import raise_all
+from .diagnostics import divisors, raise_all
 
 __all__ = ["RULES", "validate", "dynamic_steps"]
 
-_WINDOWED = {"L", "G", "L3", "G3", "V2", "V3", "S3", "Sh"}
-_PATCHED = {"L", "G", "L3", "G3"}
+_WINDOWED = WINDOWED_FAMILIES
+_PATCHED = PATCHED_FAMILIES
 _SIZE_TABLES = {"G", "G3", "V2", "V3"}  # position tables that depend on the map size
 _FRAME_MIXING = {"batch2d", "batch3d", "instance3d"}
 _AXES = "DHW"
@@ -51,16 +51,22 @@ def _place(cell: ir.Cell, key: str, net: ir.Network, axis: int | None = None) ->
     return cell.span, " (the default)"
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0] if n <= 100_000 else [1, n]
-
-
 # ----------------------------------------------------------------------------- rules
 def rule_map_sizes(net: ir.Network) -> Iterator[SpecError]:
     """Every halving is exact and every map stays at least 2 (2x2 in H, W; 2 in D if halved)."""
     bb = net.backbone
     key = "stages" if isinstance(bb, ir.SOANet) else "levels"
-    span = ir.span_of(bb, key)
+    written = ir.span_of(bb, key)
+    if net.stem is not None:
+        for axis in (1, 2):
+            size = net.stem.size_out[axis]
+            if isinstance(size, int) and size < 2:
+                yield ShapeError(
+                    f"the stem leaves {_AXES[axis]} = {size}; every map must stay at least 2",
+                    net.stem.span,
+                    f"use a smaller stem patch, or a larger input {_AXES[axis]}",
+                )
+                return
     for node in net.nodes():
         if not isinstance(node, ir.Resample) or node.config.direction != "down":
             continue
@@ -74,6 +80,7 @@ def rule_map_sizes(net: ir.Network) -> Iterator[SpecError]:
             for _ in range(steps):
                 if size % 2 or size // 2 < 2:
                     ax = _AXES[axis]
+                    span = written or net.input.spans[axis]
                     msg = (
                         f"{ax} = {size} at {node.path} cannot be halved"
                         if size % 2
@@ -101,8 +108,7 @@ def rule_stem(net: ir.Network) -> Iterator[SpecError]:
             yield ShapeError(
                 f"stem patch {p} does not divide the input {ax} = {size}",
                 net.stem.span,
-                f"patches along {ax} that divide {size}: "
-                + ", ".join(map(str, _divisors(size)[:12])),
+                f"patches along {ax} that divide {size}: " + divisors(size, 12),
             )
 
 
@@ -121,15 +127,12 @@ def rule_windows(net: ir.Network) -> Iterator[SpecError]:
                 if (span, axis) in seen:
                     continue
                 seen.add((span, axis))
-                good = [
-                    d
-                    for d in _divisors(size)
-                    if d % _patch(cfg, axis) == 0 or cfg.family not in _PATCHED
-                ]
+                p = _patch(cfg, axis) if cfg.family in _PATCHED else 1
                 yield ShapeError(
                     f"window {w} does not divide the feature {ax} = {size} at {cell.path}{note}",
                     span,
-                    f"windows along {ax} that divide {size}: " + ", ".join(map(str, good[:16])),
+                    f"windows along {ax} that divide {size}: "
+                    + divisors(size, keep=lambda d, p=p: d % p == 0),
                 )
             if cfg.family in _PATCHED and w % _patch(cfg, axis):
                 span, note = _place(cell, "patch", net, axis)
@@ -140,7 +143,7 @@ def rule_windows(net: ir.Network) -> Iterator[SpecError]:
                     f"patch {_patch(cfg, axis)} does not divide the window {w} along {ax} "
                     f"at {cell.path}{note}",
                     span,
-                    f"patches that divide {w}: " + ", ".join(map(str, _divisors(w))),
+                    f"patches that divide {w}: " + divisors(w),
                 )
 
 
@@ -155,11 +158,10 @@ def rule_heads(net: ir.Network) -> Iterator[SpecError]:
         if (span, cfg.c_out) in seen:
             continue
         seen.add((span, cfg.c_out))
-        good = [d for d in _divisors(cfg.c_out)]
         yield ShapeError(
             f"heads = {cfg.heads} does not divide the {cfg.c_out} channels at {cell.path}{note}",
             span,
-            "heads that divide " + str(cfg.c_out) + ": " + ", ".join(map(str, good[:16])),
+            f"heads that divide {cfg.c_out}: " + divisors(cfg.c_out),
         )
 
 
@@ -196,12 +198,16 @@ def rule_static_sizes(net: ir.Network) -> Iterator[SpecError]:
 
 def rule_causal(net: ir.Network) -> Iterator[SpecError]:
     """A causal temporal cell cannot use a norm that mixes frames."""
+    seen: set = set()
     for cell in net.cells():
         cfg = cell.config
         if cfg.causal and cfg.norm in _FRAME_MIXING:
             span, _ = _place(cell, "norm", net)
             if cell.origin("norm").span is None:
                 span, _ = _place(cell, "causal", net)
+            if span in seen:
+                continue  # one report per place in the text
+            seen.add(span)
             yield SpecValueError(
                 f"causal {cfg.code} at {cell.path} uses norm = {cfg.norm}, which mixes frames",
                 span,
@@ -222,7 +228,7 @@ def rule_temporal_stride(net: ir.Network) -> Iterator[SpecError]:
                 yield ShapeError(
                     f"temporal_stride {s} does not divide {_AXES[i]} = {size} at {cell.path}",
                     span,
-                    "strides that divide it: " + ", ".join(map(str, _divisors(size)[:12])),
+                    "strides that divide it: " + divisors(size, 12),
                 )
                 break
 
@@ -271,7 +277,7 @@ def dynamic_steps(net: ir.Network) -> ir.Network:
         if not isinstance(inp.size[axis], ir.Sym):
             continue
         m = stem_p[axis]
-        deepest = 1
+        deepest, halved = stem_p[axis], False  # the largest factor a map is divided by
         for node in net.nodes():
             if isinstance(node, ir.Block):
                 for cell in node.cells:
@@ -287,9 +293,9 @@ def dynamic_steps(net: ir.Network) -> ir.Network:
                 out = node.size_out[axis]
                 if isinstance(out, ir.Sym):
                     m = lcm(m, out.div)
-                    deepest = max(deepest, out.div)
+                    deepest, halved = max(deepest, out.div), True
         # every map stays >= 2 in H and W (and in D when depth is halved)
-        need = 2 * deepest if axis > 0 or deepest > 1 else 1
+        need = 2 * deepest if axis > 0 or halved else deepest
         steps[axis] = m
         mins[axis] = max(m, -(-need // m) * m)
     new_inp = replace(inp, step=tuple(steps), minimum=tuple(mins))  # type: ignore[arg-type]

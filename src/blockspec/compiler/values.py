@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import Span, SpecError, SpecValueError
 from . import ast as A
-from .diagnostics import did_you_mean
+from .diagnostics import Consequence, did_you_mean
 
 __all__ = [
     "Value", "Symbol", "DYN", "RESERVED", "VALUE_NAMES", "MAX_MAGNITUDE", "evaluate_lets",
@@ -36,6 +36,13 @@ VALUE_NAMES = frozenset(
 
 class Symbol(str):
     """A bare value name such as ``layer`` or ``gelu`` (not a `let`)."""
+
+
+class _Poison:
+    """The value of a `let` whose own evaluation failed (that error is already reported)."""
+
+
+POISON = _Poison()
 
 
 class _Dyn:
@@ -132,6 +139,15 @@ def _children(node: A.Expr) -> tuple[A.Expr, ...]:
 
 
 # ----------------------------------------------------------------------------- evaluation
+def _at_use(bound: Value, span: Span, let: str) -> Value:
+    """A let's value seen from a use site: errors point there and name the let (list items
+    too); block-string literals keep their own place, inside the let's string."""
+    v = bound.v
+    if isinstance(v, tuple):
+        v = tuple(_at_use(item, span, let) for item in v)
+    return Value(v, span, bound.lit, let)
+
+
 def _number(val: Value, op_span: Span, op: str) -> int | float:
     v = val.v
     if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -158,12 +174,11 @@ def _check_magnitude(x: int | float, span: Span) -> int | float:
 def _power(a: int | float, b: int | float, span: Span) -> int | float:
     if a == 0 and b < 0:
         raise SpecValueError("0 raised to a negative power", span, "division by zero")
+    # |a ** b| = 2 ** (b * log2|a|): bound it before computing (covers |a| < 1 with b < 0)
+    if a != 0 and abs(a) != 1 and b * math.log2(abs(a)) >= 63:
+        _check_magnitude(float(MAX_MAGNITUDE), span)
     if isinstance(a, int) and isinstance(b, int) and b >= 0:
-        if abs(a) > 1 and b * math.log2(abs(a)) >= 63:
-            _check_magnitude(float("inf"), span)
         return a**b
-    if abs(a) > 1 and b > 0 and b * math.log2(abs(a)) >= 63:
-        _check_magnitude(float("inf"), span)
     if a < 0 and not float(b).is_integer():
         raise SpecValueError(
             "a negative number raised to a fractional power", span, "not a real number"
@@ -185,7 +200,7 @@ def _binop(op: str, a: int | float, b: int | float, span: Span) -> int | float:
     elif op == "*":
         # bound the product before computing it (ints are exact and unbounded in Python)
         if a and b and math.log2(abs(a)) + math.log2(abs(b)) >= 64:
-            _check_magnitude(float("inf"), span)
+            _check_magnitude(float(MAX_MAGNITUDE), span)
         r = a * b
     elif op == "/":
         r = a / b
@@ -221,7 +236,9 @@ def _eval(expr: A.Expr, env: Mapping[str, Value]) -> Value:
     if isinstance(expr, A.NameRef):
         if expr.name in env:
             bound = env[expr.name]
-            return Value(bound.v, expr.span, bound.lit, expr.name)
+            if bound.v is POISON:
+                raise Consequence(f"'{expr.name}' has no value", expr.span)
+            return _at_use(bound, expr.span, expr.name)
         return Value(Symbol(expr.name), expr.span, expr)
     if isinstance(expr, A.ListExpr):
         return Value(tuple(_eval(i, env) for i in expr.items), expr.span, expr)
@@ -279,6 +296,8 @@ def evaluate_lets(
             env[let.name] = Value(val.v, val.span, val.lit, None)
         except SpecError as e:
             errors.append(e)
+            if let.name not in env:
+                env[let.name] = Value(POISON, let.name_span)  # uses stay quiet
     for name, val in overrides.items():
         if name not in seen:
             errors.append(

@@ -25,6 +25,10 @@ FAMILIES = ("L", "G", "T", "L3", "G3", "V2", "V3", "S3", "Sh", "C2", "C3")
 FAMILIES_3D = frozenset({"L3", "G3", "V3", "S3", "Sh", "C3"})
 #: families without attention (a conv core)
 CONV_FAMILIES = frozenset({"C2", "C3"})
+#: families that partition the map into windows
+WINDOWED_FAMILIES = frozenset({"L", "G", "L3", "G3", "V2", "V3", "S3", "Sh"})
+#: families whose tokens are patches (the others ignore `patch`)
+PATCHED_FAMILIES = frozenset({"L", "G", "L3", "G3"})
 NORMS = ("layer", "channel_layer", "batch2d", "instance2d", "batch3d", "instance3d")
 ACTIVATIONS = ("elu", "relu", "leakyrelu", "prelu", "relu6", "selu", "celu", "gelu")
 

@@ -73,7 +73,7 @@ _GENERIC_OVERRIDES: dict[str, tuple[frozenset[str] | None, tuple[str, ...]]] = {
     "out_proj": (_ATTN, _BOOLS),
     "rel_pos_bias": (_WINDOWED, ("false",)),
     "attention": (_WINDOWED, ("conv", "lin")),
-    "mixer": (_ANY, ("conv", "lin")),
+    "mixer": (_WINDOWED, ("conv", "lin")),  # T, C2, C3 always use the conv mixer
     "norm": (_ANY, ("instance2d", "channel_layer")),
     "causal": (frozenset({"T"}), _BOOLS),
     "temporal_stride": (frozenset({"T"}), ("[1, 1]",)),
@@ -113,7 +113,10 @@ def _cell(draw, codes: Sequence[str], overrides: _Overrides) -> tuple[str, str]:
     keys = sorted(
         k
         for k, (applies, vals) in overrides.items()
-        if vals and (applies is None or fam in applies)
+        if vals
+        and (applies is None or fam in applies)
+        # a code without a mixer ("L0") takes no mixer keys
+        and not (code.endswith("0") and k in ("mixer", "mixer_ratio"))
     )
     n = draw(st.integers(0, min(2, len(keys))))
     if n == 0:
