@@ -650,15 +650,15 @@ def _resample(
     size_in,
     factor: int,
     depth: bool,
-    span: Span | None,
 ) -> ir.Resample:
+    """One resampler: `len(chans) - 1` halvings down, or one upsampling by `factor`."""
     if direction == "down":
         size_out = _halve(size_in, len(chans) - 1, depth)
     else:
         d, h, w = size_in
         size_out = (d * factor if depth else d, h * factor, w * factor)
     cfg = ResampleConfig(direction, method, chans, factor, depth)
-    return ir.Resample(path, cfg, size_in, size_out, span)
+    return ir.Resample(path, cfg, size_in, size_out)
 
 
 def _backbone(
@@ -701,52 +701,83 @@ def _backbone(
             )
     # a `levels` value that breaks a size rule is pointed at; the default is not in the text
     spans = (("levels", entries.values["levels"].span),) if "levels" in entries.values else ()
-    if kind == "unet":
-        dec = _block_list(entries, "decoder", n, errs, blocks)
-        bridge_lit = _one_block(entries, "bridge", errs) or blocks[-1]
-        lv: list[ir.UNetLevel] = []
-        encs, downs = [], []
-        for l in range(n):
-            s_l = _halve(size, l, depth)
-            enc = ctx.block(
-                f"level{l}.enc", blocks[l], c_in if l == 0 else chans[l - 1], chans[l], s_l, l, l
-            )
-            down = _resample(
-                f"level{l}.down", "down", str(down_m), (chans[l], chans[l]), s_l, 2, depth, None
-            )
-            encs.append(enc)
-            downs.append(down)
-        bridge = ctx.block("bridge", bridge_lit, chans[-1], chans[-1], _halve(size, n, depth), n, n)
-        ups, gates, decs = [None] * n, [None] * n, [None] * n
-        gate = _convert(entries, "gate", as_bool, errs, True)
-        for l in reversed(range(n)):
-            s_l = _halve(size, l, depth)
-            ups[l] = _resample(
-                f"level{l}.up",
-                "up",
-                str(up_m),
-                (chans[l], chans[l]),
-                _halve(size, l + 1, depth),
-                2,
-                depth,
-                None,
-            )
-            gates[l] = ir.Gate(f"level{l}.gate", chans[l], s_l) if gate else None
-            decs[l] = ctx.block(
-                f"level{l}.dec",
-                dec[l] if dec else blocks[l],
-                2 * chans[l],
-                chans[l - 1] if l > 0 else chans[0],
-                s_l,
-                l,
-                l,
-            )
-        if any(b is None for b in [*encs, bridge, *decs]):
-            return None
-        for l in range(n):
-            lv.append(ir.UNetLevel(encs[l], downs[l], ups[l], gates[l], decs[l]))
-        return ir.UNet(tuple(lv), bridge, chans, spans=spans)
-    # hrnet
+    args = (entries, ctx, c_in, size, errs, depth, n, chans, blocks, str(down_m), str(up_m), spans)
+    return _unet(*args) if kind == "unet" else _hrnet(*args)
+
+
+def _unet(
+    entries: _Entries,
+    ctx: _Ctx,
+    c_in: int,
+    size,
+    errs: Collector,
+    depth: bool,
+    n: int,
+    chans: tuple[int, ...],
+    blocks: list[A.StrLit],
+    down_m: str,
+    up_m: str,
+    spans: tuple,
+) -> ir.UNet | None:
+    """U-Net levels, bridge and decoder (SEMANTICS.md, U-Net), one loop over the levels."""
+    dec = _block_list(entries, "decoder", n, errs, blocks)
+    bridge_lit = _one_block(entries, "bridge", errs) or blocks[-1]
+    lv: list[ir.UNetLevel] = []
+    encs, downs = [], []
+    for l in range(n):
+        s_l = _halve(size, l, depth)
+        enc = ctx.block(
+            f"level{l}.enc", blocks[l], c_in if l == 0 else chans[l - 1], chans[l], s_l, l, l
+        )
+        down = _resample(f"level{l}.down", "down", down_m, (chans[l], chans[l]), s_l, 2, depth)
+        encs.append(enc)
+        downs.append(down)
+    bridge = ctx.block("bridge", bridge_lit, chans[-1], chans[-1], _halve(size, n, depth), n, n)
+    ups, gates, decs = [None] * n, [None] * n, [None] * n
+    gate = _convert(entries, "gate", as_bool, errs, True)
+    for l in reversed(range(n)):
+        s_l = _halve(size, l, depth)
+        ups[l] = _resample(
+            f"level{l}.up",
+            "up",
+            up_m,
+            (chans[l], chans[l]),
+            _halve(size, l + 1, depth),
+            2,
+            depth,
+        )
+        gates[l] = ir.Gate(f"level{l}.gate", chans[l], s_l) if gate else None
+        decs[l] = ctx.block(
+            f"level{l}.dec",
+            dec[l] if dec else blocks[l],
+            2 * chans[l],
+            chans[l - 1] if l > 0 else chans[0],
+            s_l,
+            l,
+            l,
+        )
+    if any(b is None for b in [*encs, bridge, *decs]):
+        return None
+    for l in range(n):
+        lv.append(ir.UNetLevel(encs[l], downs[l], ups[l], gates[l], decs[l]))
+    return ir.UNet(tuple(lv), bridge, chans, spans=spans)
+
+
+def _hrnet(
+    entries: _Entries,
+    ctx: _Ctx,
+    c_in: int,
+    size,
+    errs: Collector,
+    depth: bool,
+    n: int,
+    chans: tuple[int, ...],
+    blocks: list[A.StrLit],
+    down_m: str,
+    up_m: str,
+    spans: tuple,
+) -> ir.HRNet | None:
+    """HR-Net blocks, resamplers and fusion (SEMANTICS.md, HR-Net), one loop over stages."""
     fusion_lit = _one_block(entries, "fusion", errs)
     blks: list[tuple[tuple[int, int], ir.Block]] = []
     res: list[tuple[tuple[int, int, int], ir.Resample]] = []
@@ -762,12 +793,11 @@ def _backbone(
                             _resample(
                                 f"level{l}.stage{s}.from{lf}",
                                 "down",
-                                str(down_m),
+                                down_m,
                                 tuple(chans[lf : l + 1]),
                                 _halve(size, lf, depth),
                                 2,
                                 depth,
-                                None,
                             ),
                         )
                     )
@@ -794,12 +824,11 @@ def _backbone(
                         _resample(
                             f"fusion.level{l}.from{lf}",
                             "down",
-                            str(down_m),
+                            down_m,
                             tuple(chans[lf : l + 1]),
                             _halve(size, lf, depth),
                             2,
                             depth,
-                            None,
                         ),
                     )
                 )
@@ -810,12 +839,11 @@ def _backbone(
                         _resample(
                             f"fusion.level{l}.from{lf}",
                             "up",
-                            str(up_m),
+                            up_m,
                             (chans[lf], chans[l]),
                             _halve(size, lf, depth),
                             2 ** (lf - l),
                             depth,
-                            None,
                         ),
                     )
                 )
@@ -827,7 +855,7 @@ def _backbone(
     if not ok:
         return None
     return ir.HRNet(
-        chans, tuple(blks), tuple(res), tuple(fus), tuple(outs), str(up_m), depth, size, spans=spans
+        chans, tuple(blks), tuple(res), tuple(fus), tuple(outs), up_m, depth, size, spans=spans
     )
 
 
@@ -885,7 +913,6 @@ def _soanet(entries: _Entries, ctx: _Ctx, c_in: int, size, errs: Collector, dept
                     _halve(size, counts[s - 1], depth),
                     2,
                     depth,
-                    None,
                 )
             )
             prev = chans[s]
