@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from blockspec.errors import ShapeError
 from blockspec.runtime.config import CellConfig
-from blockspec.runtime.layers import family_conv
+from blockspec.runtime.layers import family_conv, require_multiple
 
 __all__ = [
     "LOG_TAU_MAX",
@@ -232,6 +232,14 @@ class WindowAttention(nn.Module):
         )
 
     # ---- helpers for subclasses ------------------------------------------------------------
+    def require_windows(self, x: Tensor, depth: bool) -> None:
+        """Raise `ShapeError` unless the window divides H and W (and D for 3D families)."""
+        wh, ww, wd = self.cfg.window
+        if depth:
+            require_multiple(self.cfg.code, "depth", x.shape[2], wd, "window depth")
+        require_multiple(self.cfg.code, "height", x.shape[3], wh, "window height")
+        require_multiple(self.cfg.code, "width", x.shape[4], ww, "window width")
+
     def require_static(self, x: Tensor, axes: Sequence[int]) -> None:
         """Raise `ShapeError` unless ``x`` has the static size the module was built for on
         ``axes`` (tensor dims 2, 3, 4 = D, H, W); used by size-dependent position tables."""

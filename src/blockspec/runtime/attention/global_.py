@@ -17,7 +17,6 @@ from blockspec.errors import ShapeError
 from blockspec.runtime.attention.base import WindowAttention
 from blockspec.runtime.attention.local import check_patch_divides_window
 from blockspec.runtime.config import CellConfig
-from blockspec.runtime.layers import require_multiple
 
 __all__ = ["GlobalAttention", "GlobalAttention3d", "windows_per_map"]
 
@@ -57,8 +56,7 @@ class GlobalAttention(WindowAttention):
         super().__init__(cfg, token=(ph, pw, 1), grid=grid)
 
     def check(self, x: Tensor) -> None:
-        require_multiple(self.cfg.code, "height", x.shape[3], self.wh, "window height")
-        require_multiple(self.cfg.code, "width", x.shape[4], self.ww, "window width")
+        self.require_windows(x, depth=False)
         if self.pos_table is not None:
             self.require_static(x, (3, 4))
 
@@ -100,9 +98,7 @@ class GlobalAttention3d(WindowAttention):
         super().__init__(cfg, token=(ph, pw, pd), grid=grid)
 
     def check(self, x: Tensor) -> None:
-        require_multiple(self.cfg.code, "depth", x.shape[2], self.wd, "window depth")
-        require_multiple(self.cfg.code, "height", x.shape[3], self.wh, "window height")
-        require_multiple(self.cfg.code, "width", x.shape[4], self.ww, "window width")
+        self.require_windows(x, depth=True)
         if self.pos_table is not None:
             self.require_static(x, (2, 3, 4))
 

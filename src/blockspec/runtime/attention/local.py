@@ -15,7 +15,6 @@ from torch import Tensor
 from blockspec.errors import ShapeError
 from blockspec.runtime.attention.base import WindowAttention
 from blockspec.runtime.config import CellConfig
-from blockspec.runtime.layers import require_multiple
 
 __all__ = ["LocalAttention", "LocalAttention3d", "check_patch_divides_window"]
 
@@ -40,8 +39,7 @@ class LocalAttention(WindowAttention):
         super().__init__(cfg, token=(ph, pw, 1), grid=(wh // ph, ww // pw))
 
     def check(self, x: Tensor) -> None:
-        require_multiple(self.cfg.code, "height", x.shape[3], self.wh, "window height")
-        require_multiple(self.cfg.code, "width", x.shape[4], self.ww, "window width")
+        self.require_windows(x, depth=False)
 
     def partition(self, x: Tensor) -> Tensor:
         # [B, C, D, H, W] -> [B·D·Mh·Mw groups, Nh·Nw tokens, C·ph·pw]
@@ -80,9 +78,7 @@ class LocalAttention3d(WindowAttention):
         super().__init__(cfg, token=(ph, pw, pd), grid=(wd // pd, wh // ph, ww // pw))
 
     def check(self, x: Tensor) -> None:
-        require_multiple(self.cfg.code, "depth", x.shape[2], self.wd, "window depth")
-        require_multiple(self.cfg.code, "height", x.shape[3], self.wh, "window height")
-        require_multiple(self.cfg.code, "width", x.shape[4], self.ww, "window width")
+        self.require_windows(x, depth=True)
 
     def partition(self, x: Tensor) -> Tensor:
         # [B, C, D, H, W] -> [B·Md·Mh·Mw groups, Nd·Nh·Nw tokens, C·pd·ph·pw]

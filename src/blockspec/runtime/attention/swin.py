@@ -19,7 +19,6 @@ from torch import Tensor
 
 from blockspec.runtime.attention.base import WindowAttention, attend, combine_masks
 from blockspec.runtime.config import CellConfig
-from blockspec.runtime.layers import require_multiple
 
 __all__ = ["ShiftedSwinAttention", "SwinAttention", "swin_shifts"]
 
@@ -41,9 +40,7 @@ class SwinAttention(WindowAttention):
         super().__init__(cfg, token=(1, 1, 1), grid=(wd, wh, ww))
 
     def check(self, x: Tensor) -> None:
-        require_multiple(self.cfg.code, "depth", x.shape[2], self.wd, "window depth")
-        require_multiple(self.cfg.code, "height", x.shape[3], self.wh, "window height")
-        require_multiple(self.cfg.code, "width", x.shape[4], self.ww, "window width")
+        self.require_windows(x, depth=True)
 
     def partition(self, x: Tensor) -> Tensor:
         # [B, C, D, H, W] -> [B·Md·Mh·Mw groups, wd·wh·ww tokens, C]

@@ -15,7 +15,6 @@ from torch import Tensor
 from blockspec.runtime.attention.base import WindowAttention
 from blockspec.runtime.attention.global_ import windows_per_map
 from blockspec.runtime.config import CellConfig
-from blockspec.runtime.layers import require_multiple
 
 __all__ = ["ViTAttention", "ViTAttention3d"]
 
@@ -30,8 +29,7 @@ class ViTAttention(WindowAttention):
         super().__init__(cfg, token=(wh, ww, 1), grid=grid)
 
     def check(self, x: Tensor) -> None:
-        require_multiple(self.cfg.code, "height", x.shape[3], self.wh, "window height")
-        require_multiple(self.cfg.code, "width", x.shape[4], self.ww, "window width")
+        self.require_windows(x, depth=False)
         if self.pos_table is not None:
             self.require_static(x, (3, 4))
 
@@ -63,9 +61,7 @@ class ViTAttention3d(WindowAttention):
         super().__init__(cfg, token=(wh, ww, wd), grid=grid)
 
     def check(self, x: Tensor) -> None:
-        require_multiple(self.cfg.code, "depth", x.shape[2], self.wd, "window depth")
-        require_multiple(self.cfg.code, "height", x.shape[3], self.wh, "window height")
-        require_multiple(self.cfg.code, "width", x.shape[4], self.ww, "window width")
+        self.require_windows(x, depth=True)
         if self.pos_table is not None:
             self.require_static(x, (2, 3, 4))
 
