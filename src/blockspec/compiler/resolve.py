@@ -701,25 +701,29 @@ def _backbone(
             )
     # a `levels` value that breaks a size rule is pointed at; the default is not in the text
     spans = (("levels", entries.values["levels"].span),) if "levels" in entries.values else ()
-    args = (entries, ctx, c_in, size, errs, depth, n, chans, blocks, str(down_m), str(up_m), spans)
-    return _unet(*args) if kind == "unet" else _hrnet(*args)
+    plan = _Levels(c_in, size, depth, n, chans, blocks, str(down_m), str(up_m), spans)
+    return (_unet if kind == "unet" else _hrnet)(entries, ctx, errs, plan)
 
 
-def _unet(
-    entries: _Entries,
-    ctx: _Ctx,
-    c_in: int,
-    size,
-    errs: Collector,
-    depth: bool,
-    n: int,
-    chans: tuple[int, ...],
-    blocks: list[A.StrLit],
-    down_m: str,
-    up_m: str,
-    spans: tuple,
-) -> ir.UNet | None:
+@dataclass(frozen=True)
+class _Levels:
+    """What the U-Net and HR-Net builders share: input, sizes, per-level channels and blocks."""
+
+    c_in: int
+    size: tuple
+    depth: bool
+    n: int
+    chans: tuple[int, ...]
+    blocks: list[A.StrLit]
+    down_m: str
+    up_m: str
+    spans: tuple
+
+
+def _unet(entries: _Entries, ctx: _Ctx, errs: Collector, plan: _Levels) -> ir.UNet | None:
     """U-Net levels, bridge and decoder (SEMANTICS.md, U-Net), one loop over the levels."""
+    c_in, size, depth, n, chans = plan.c_in, plan.size, plan.depth, plan.n, plan.chans
+    blocks, down_m, up_m, spans = plan.blocks, plan.down_m, plan.up_m, plan.spans
     dec = _block_list(entries, "decoder", n, errs, blocks)
     bridge_lit = _one_block(entries, "bridge", errs) or blocks[-1]
     lv: list[ir.UNetLevel] = []
@@ -763,21 +767,10 @@ def _unet(
     return ir.UNet(tuple(lv), bridge, chans, spans=spans)
 
 
-def _hrnet(
-    entries: _Entries,
-    ctx: _Ctx,
-    c_in: int,
-    size,
-    errs: Collector,
-    depth: bool,
-    n: int,
-    chans: tuple[int, ...],
-    blocks: list[A.StrLit],
-    down_m: str,
-    up_m: str,
-    spans: tuple,
-) -> ir.HRNet | None:
+def _hrnet(entries: _Entries, ctx: _Ctx, errs: Collector, plan: _Levels) -> ir.HRNet | None:
     """HR-Net blocks, resamplers and fusion (SEMANTICS.md, HR-Net), one loop over stages."""
+    c_in, size, depth, n, chans = plan.c_in, plan.size, plan.depth, plan.n, plan.chans
+    blocks, down_m, up_m, spans = plan.blocks, plan.down_m, plan.up_m, plan.spans
     fusion_lit = _one_block(entries, "fusion", errs)
     blks: list[tuple[tuple[int, int], ir.Block]] = []
     res: list[tuple[tuple[int, int, int], ir.Resample]] = []
