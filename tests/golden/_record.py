@@ -1,7 +1,7 @@
 """What a golden record holds for one spec text, computed through the public API only.
 
 A record is plain JSON data: the canonical text, the IR as a generic tree of dataclass fields,
-the summary rows, the `state_dict` keys and shapes and the SHA-256 of the weights at seed 0;
+the summary rows, the `graph` DOT text, the `state_dict` keys and shapes and the SHA-256 of the weights at seed 0;
 for a text the compiler refuses, the rendered errors instead. The redesign of the compiler
 must leave every record of `goldens.json` unchanged (`test_golden.py`).
 """
@@ -14,6 +14,7 @@ from typing import Any
 
 import blockspec as bs
 from blockspec.errors import SpecError
+from blockspec.graph import to_dot
 
 #: specs whose weights are hashed; larger ones record everything but the weights
 MAX_HASHED_PARAMS = 3_000_000
@@ -73,6 +74,7 @@ def record(text: str, hash_weights: bool = True) -> dict[str, Any]:
         ],
         "table": s.table(),
         "json": s.to_dict(),
+        "graph": to_dot(net, title="golden"),
     }
     if hash_weights and s.totals.params <= MAX_HASHED_PARAMS:
         model = bs.compile(net, seed=0)

@@ -1,9 +1,9 @@
-"""Record `goldens.json.gz` (run by hand, once, on the code the redesign must not change).
+"""Record `goldens.json.gz` (run by hand, on the code the redesign must not change).
 
-    .venv/bin/python tests/golden/make_goldens.py
+    .venv/bin/python tests/golden/make_goldens.py [--new-texts]
 
-The spec texts themselves are stored too (`spec_texts.json`), so later changes to the
-hypothesis strategies do not change which texts are compared.
+The spec texts are stored (`spec_texts.json`) and reused, so changes to the hypothesis
+strategies do not change which texts are compared; `--new-texts` draws them anew.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def collect(strategy, n: int) -> list[str]:
     return uniq
 
 
-def main() -> None:
+def new_texts() -> dict[str, str]:
+    """The examples and a fixed draw of generated specs, near misses and mutations."""
     texts: dict[str, str] = {}
     for p in sorted((ROOT / "examples").glob("*.bspec")):
         texts[f"examples/{p.name}"] = p.read_text()
@@ -61,7 +62,17 @@ def main() -> None:
     for g, items in groups.items():
         for i, t in enumerate(items):
             texts[f"{g}/{i:03d}"] = t
-    (HERE / "spec_texts.json").write_text(json.dumps(texts, indent=0, sort_keys=True) + "\n")
+    return texts
+
+
+def main() -> None:
+    """Record the goldens of the stored texts (new texts only with --new-texts)."""
+    stored = HERE / "spec_texts.json"
+    if stored.exists() and "--new-texts" not in sys.argv:
+        texts = json.loads(stored.read_text())
+    else:
+        texts = new_texts()
+        stored.write_text(json.dumps(texts, indent=0, sort_keys=True) + "\n")
     goldens = {name: record(t) for name, t in texts.items()}
     data = (json.dumps(goldens, sort_keys=True, indent=0) + "\n").encode()
     (HERE / "goldens.json.gz").write_bytes(gzip.compress(data, mtime=0))
