@@ -1,37 +1,37 @@
 """Semantic rules over the resolved IR: one small function per concern.
 
 Each rule takes the network and yields `SpecError`s with the span of the text that caused
-them and a hint with values that would work. `validate()` runs every rule, collects all errors
-and raises them sorted by position; otherwise it returns the network with the dynamic-size
-step recorded (`dynamic_steps`). Nothing here allocates tensors.
+them and a hint with values that would work. The pass `run` applies every rule of `RULES`
+and adds what they find to the unit's errors (the pipeline raises them, sorted). Nothing
+here allocates tensors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
-from math import lcm
 
 from ..errors import ShapeError, Span, SpecError, SpecValueError
-from ..runtime.config import FAMILIES_3D, PATCHED_FAMILIES, WINDOWED_FAMILIES
+from ..language import FAMILIES, families_where
+from ..language.options import FRAME_MIXING_NORMS
 from . import ir
-from .diagnostics import divisors, raise_all
+from .diagnostics import divisors
+from .state import Unit
 
-__all__ = ["RULES", "validate", "dynamic_steps"]
+__all__ = ["RULES", "run", "axes_of", "window_along"]
 
-_WINDOWED = WINDOWED_FAMILIES
-_PATCHED = PATCHED_FAMILIES
-_SIZE_TABLES = {"G", "G3", "V2", "V3"}  # position tables that depend on the map size
-_FRAME_MIXING = {"batch2d", "batch3d", "instance3d"}
+_WINDOWED = families_where("windowed")
+_PATCHED = families_where("patched")
+_SIZE_TABLES = families_where("size_table")  # position tables that depend on the map size
+_THREE_D = families_where("three_d")
 _AXES = "DHW"
 
 
-def _axes_of(family: str) -> tuple[int, ...]:
+def axes_of(family: str) -> tuple[int, ...]:
     """Indices into (D, H, W) that a family's window partitions."""
-    return (0, 1, 2) if family in FAMILIES_3D else (1, 2)
+    return (0, 1, 2) if FAMILIES[family].three_d else (1, 2)
 
 
-def _win(cfg, axis: int) -> int:
+def window_along(cfg, axis: int) -> int:
     """Window along tensor axis (0=D, 1=H, 2=W); the config stores (H, W, D)."""
     return cfg.window[(2, 0, 1)[axis]]
 
@@ -119,8 +119,8 @@ def rule_windows(net: ir.Network) -> Iterator[SpecError]:
         cfg = cell.config
         if cfg.family not in _WINDOWED:
             continue
-        for axis in _axes_of(cfg.family):
-            size, w = cell.size[axis], _win(cfg, axis)
+        for axis in axes_of(cfg.family):
+            size, w = cell.size[axis], window_along(cfg, axis)
             ax = _AXES[axis]
             if isinstance(size, int) and size % w:
                 span, note = _place(cell, "window", net, axis)
@@ -152,7 +152,7 @@ def rule_heads(net: ir.Network) -> Iterator[SpecError]:
     seen: set = set()
     for cell in net.cells():
         cfg = cell.config
-        if cfg.family in ("C2", "C3") or cfg.c_out % cfg.heads == 0:
+        if not FAMILIES[cfg.family].attention or cfg.c_out % cfg.heads == 0:
             continue
         span, note = _place(cell, "heads", net)
         if (span, cfg.c_out) in seen:
@@ -170,7 +170,7 @@ def rule_static_sizes(net: ir.Network) -> Iterator[SpecError]:
     for cell in net.cells():
         cfg = cell.config
         dyn = [i for i in (1, 2) if isinstance(cell.size[i], ir.Sym)]
-        if cfg.family in FAMILIES_3D and isinstance(cell.size[0], ir.Sym):
+        if cfg.family in _THREE_D and isinstance(cell.size[0], ir.Sym):
             dyn = [0, *dyn]
         if cfg.rel_pos_bias and cfg.family in _SIZE_TABLES and dyn:
             yield ShapeError(
@@ -201,7 +201,7 @@ def rule_causal(net: ir.Network) -> Iterator[SpecError]:
     seen: set = set()
     for cell in net.cells():
         cfg = cell.config
-        if cfg.causal and cfg.norm in _FRAME_MIXING:
+        if cfg.causal and cfg.norm in FRAME_MIXING_NORMS:
             span, _ = _place(cell, "norm", net)
             if cell.origin("norm").span is None:
                 span, _ = _place(cell, "causal", net)
@@ -219,7 +219,7 @@ def rule_temporal_stride(net: ir.Network) -> Iterator[SpecError]:
     """Temporal Q/K strides divide H and W."""
     for cell in net.cells():
         cfg = cell.config
-        if cfg.family != "T":
+        if not FAMILIES[cfg.family].temporal:
             continue
         for i, s in zip((1, 2), cfg.temporal_stride):
             size = cell.size[i]
@@ -258,54 +258,10 @@ RULES: tuple[Callable[[ir.Network], Iterator[SpecError]], ...] = (
 )
 
 
-# ----------------------------------------------------------------------------- dynamic sizes
-def dynamic_steps(net: ir.Network) -> ir.Network:
-    """Record, per dynamic input axis, the step M and the smallest valid size.
-
-    M is the least common multiple of what every place needs: 2^k at each halving, 2^k times
-    the window there, the temporal stride, and the stem's patch.
-    """
-    inp = net.input
-    if not any(isinstance(a, ir.Sym) for a in inp.size):
-        return net
-    steps, mins = list(inp.step), list(inp.minimum)
-    stem_p = (1, 1, 1)
-    if net.stem is not None:
-        ph, pw, pd = net.stem.config.patch
-        stem_p = (pd, ph, pw)
-    for axis in range(3):
-        if not isinstance(inp.size[axis], ir.Sym):
-            continue
-        m = stem_p[axis]
-        deepest, halved = stem_p[axis], False  # the largest factor a map is divided by
-        for node in net.nodes():
-            if isinstance(node, ir.Block):
-                for cell in node.cells:
-                    a = cell.size[axis]
-                    if not isinstance(a, ir.Sym):
-                        continue
-                    cfg = cell.config
-                    if cfg.family in _WINDOWED and axis in _axes_of(cfg.family):
-                        m = lcm(m, a.div * _win(cfg, axis))
-                    if cfg.family == "T" and axis in (1, 2):
-                        m = lcm(m, a.div * cfg.temporal_stride[axis - 1])
-            elif isinstance(node, ir.Resample) and node.config.direction == "down":
-                out = node.size_out[axis]
-                if isinstance(out, ir.Sym):
-                    m = lcm(m, out.div)
-                    deepest, halved = max(deepest, out.div), True
-        # every map stays >= 2 in H and W (and in D when depth is halved)
-        need = 2 * deepest if axis > 0 or halved else deepest
-        steps[axis] = m
-        mins[axis] = max(m, -(-need // m) * m)
-    new_inp = replace(inp, step=tuple(steps), minimum=tuple(mins))  # type: ignore[arg-type]
-    return replace(net, input=new_inp)
-
-
-def validate(net: ir.Network) -> ir.Network:
-    """Run every rule; raise all errors (sorted) or return the network with dynamic steps."""
+def run(unit: Unit) -> Unit:
+    """Apply every rule to the unit's network."""
+    assert unit.network is not None
     errors: list[SpecError] = []
     for rule in RULES:
-        errors.extend(rule(net))
-    raise_all(errors)
-    return dynamic_steps(net)
+        errors.extend(rule(unit.network))
+    return unit.err(*errors)
