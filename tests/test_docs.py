@@ -165,10 +165,10 @@ def _block_lines() -> list[tuple[str, str, bool]]:
         for i, line in enumerate(fence.body.split("\n")):
             if not line.strip():
                 continue
+            where = f"{fence.page}:{fence.line + 1 + i}"
             m = re.match(r'^\s*"([^"]*)"\s*(?:#\s*(.*))?$', line)
-            assert m, f"{fence.page}:{fence.line + 1 + i}: not a quoted block string: {line!r}"
-            comment = m.group(2) or ""
-            out.append((f"{fence.page}:{fence.line + 1 + i}", m.group(1), comment.startswith("error")))
+            assert m, f"{where}: not a quoted block string: {line!r}"
+            out.append((where, m.group(1), (m.group(2) or "").startswith("error")))
     return out
 
 
@@ -302,3 +302,31 @@ def test_limits_are_documented() -> None:
         value = _table(name)
         assert f"{value}" in text, f"{name} = {value} is not on the page"
     assert _table("MAX_MAGNITUDE") == 2**63 and "2**63" in text
+
+
+def _sizing_table() -> tuple[list[str], list[list[str]]]:
+    """The worked window-sizing table of language.md: rule names and rows of cells."""
+    text = _page()
+    start = text.index("| k (map) |")
+    lines = []
+    for line in text[start:].split("\n"):
+        if not line.startswith("|"):
+            break
+        lines.append([c.strip() for c in line.strip("|").split("|")])
+    rules = [c.strip("`") for c in lines[0][1:]]
+    return rules, lines[2:]
+
+
+def test_window_sizing_table_matches_the_compiler() -> None:
+    """Each cell of the table ("16 / 4") is the window / patch the compiled cell uses."""
+    rules, rows = _sizing_table()
+    assert rules == ["mixed", "keep_num_window", "keep_window_size"]
+    assert len(rows) == 5
+    spec = next(f for f in SPECS if "window_sizing = mixed" in f.body).body
+    for j, rule in enumerate(rules):
+        model = bs.compile(spec.replace("window_sizing = mixed", f"window_sizing = {rule}"))
+        for k, row in enumerate(rows):
+            place = model.bridge if k == len(rows) - 1 else getattr(model, f"level{k}").enc
+            cfg = place.cell0.attn.cfg
+            window, patch = (int(x) for x in row[1 + j].split(" ")[0:3:2])
+            assert (cfg.window[:2], cfg.patch[:2]) == ((window,) * 2, (patch,) * 2), (rule, k)
