@@ -330,3 +330,21 @@ def test_window_sizing_table_matches_the_compiler() -> None:
             cfg = place.cell0.attn.cfg
             window, patch = (int(x) for x in row[1 + j].split(" ")[0:3:2])
             assert (cfg.window[:2], cfg.patch[:2]) == ((window,) * 2, (patch,) * 2), (rule, k)
+
+
+def test_pages_speak_to_users() -> None:
+    """No words of the project's internal process, no links to notes outside the project."""
+    for page in PAGES:
+        text = (DOCS / page).read_text(encoding="utf-8")
+        for word in (r"\bissues?\b", r"\bthe lead\b", r"\bsessions?\b", r"\.\./shared"):
+            assert not re.search(word, text, re.I), f"{page} says {word}"
+
+
+def test_relative_links_resolve() -> None:
+    seen = 0
+    for page in PAGES:
+        text = (DOCS / page).read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+            assert (DOCS / target).is_file(), f"{page} links to missing {target}"
+            seen += 1
+    assert seen >= 3
