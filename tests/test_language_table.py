@@ -85,3 +85,29 @@ def test_family_facts_match_the_semantics():
     assert F["T"].group_size((8, 8, 1), (2, 2, 1), (7, 16, 16)) == 7
     assert F["Sh"].group_size((4, 4, 2), (1, 1, 1), (4, 8, 8)) == 32
     assert not F["C2"].attention and F["C3"].kernel == 27 and F["C2"].kernel == 9
+
+
+def test_gelu_erf_is_the_exact_gelu_end_to_end():
+    """The first key of the replica work, added in one table entry plus its runtime class."""
+    import math
+
+    import torch
+
+    import blockspec as bs
+    from blockspec.runtime.activations import build_activation
+
+    x = torch.linspace(-4, 4, 101, dtype=torch.float64)
+    exact = 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+    torch.testing.assert_close(build_activation("gelu_erf")(x), exact)
+    assert (build_activation("gelu")(x) - exact).abs().max() > 1e-5  # gelu stays tanh
+    text = (
+        "input { channels = 1, D = 1, H = 8, W = 8 }\n"
+        "cell {{ activation = {act}, window = [4, 4, 1], heads = 2 }}\n"
+        'backbone soanet { channels = 4, stages = ["L1C2"] }\n'
+    )
+    erf = bs.compile(text.replace("{act}", "gelu_erf").replace("{{", "{").replace("}}", "}"))
+    tanh = bs.compile(text.replace("{act}", "gelu").replace("{{", "{").replace("}}", "}"))
+    assert bs.summary(erf.spec).totals.params == sum(p.numel() for p in erf.parameters())
+    assert [k for k in erf.state_dict()] == [k for k in tanh.state_dict()]
+    y = torch.randn(1, 1, 1, 8, 8)
+    assert not torch.allclose(erf.eval()(y)[-1], tanh.eval()(y)[-1])

@@ -30,6 +30,7 @@ ACTIVATIONS: dict[str, str] = {
     "selu": "SELU",
     "celu": "CELU",
     "gelu": "GELU, tanh approximation",
+    "gelu_erf": "GELU, exact (erf), as in timm and MONAI models",
 }
 ATTENTION_KINDS: dict[str, str] = {
     "conv": "Q, K, V and the output projection are the family's convolutions",

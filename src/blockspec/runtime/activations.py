@@ -16,7 +16,7 @@ from blockspec.errors import SpecValueError
 __all__ = ["ACTIVATION_LAYERS", "build_activation"]
 
 #: name -> a factory of a fresh module. `prelu` has one learned slope per module (init 0.25),
-#: `leakyrelu` uses slope 0.1, `gelu` is the tanh approximation.
+#: `leakyrelu` uses slope 0.1, `gelu` is the tanh approximation, `gelu_erf` the exact GELU.
 ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
     "elu": nn.ELU,
     "relu": nn.ReLU,
@@ -26,6 +26,7 @@ ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
     "selu": nn.SELU,
     "celu": nn.CELU,
     "gelu": partial(nn.GELU, approximate="tanh"),
+    "gelu_erf": nn.GELU,
 }
 
 
