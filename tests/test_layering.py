@@ -103,7 +103,7 @@ def imports_of(source: str, module: str, is_pkg: bool, root: Path) -> list[tuple
             for a in node.names:
                 sub = f"{target}.{a.name}"
                 rel = Path(*sub.split(".")[1:])
-                if (root / rel).with_suffix(".py").exists() or (root / rel / "__init__.py").exists():
+                if (root / rel).with_suffix(".py").exists() or (root / rel).is_dir():
                     out.append((node.lineno, sub))  # a submodule
                 else:
                     out.append((node.lineno, target))  # a name defined in `target`

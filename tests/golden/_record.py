@@ -1,9 +1,9 @@
 """What a golden record holds for one spec text, computed through the public API only.
 
 A record is plain JSON data: the canonical text, the IR as a generic tree of dataclass fields,
-the summary rows, the `graph` DOT text, the `state_dict` keys and shapes and the SHA-256 of the weights at seed 0;
-for a text the compiler refuses, the rendered errors instead. The redesign of the compiler
-must leave every record of `goldens.json` unchanged (`test_golden.py`).
+the summary rows, the `graph` DOT text, the `state_dict` keys and shapes and the SHA-256 of
+the weights at seed 0; for a text the compiler refuses, the rendered errors instead. The
+redesign of the compiler must leave every record of `goldens.json` unchanged.
 """
 
 from __future__ import annotations

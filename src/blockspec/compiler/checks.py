@@ -24,7 +24,10 @@ def as_int(val: Value, key: str, minimum: int = 1) -> int:
     v = val.v
     if not _is_int(v):
         hint = f"{key} takes an integer"
-        if isinstance(v, float):
+        if isinstance(v, float) and isinstance(val.lit, A.FloatLit):
+            whole = f": write {int(v)}" if v.is_integer() else ""
+            hint += f"; {val.lit.text} is written with a fraction{whole}"
+        elif isinstance(v, float):
             hint += "; '/' always gives a number with a fraction: use '//' for integers"
         if isinstance(v, Symbol):
             hint += f"; '{v}' is neither a let nor a value of {key}"

@@ -9,6 +9,7 @@ here allocates tensors.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from math import gcd
 
 from ..errors import ShapeError, Span, SpecError, SpecValueError
 from ..language import FAMILIES, families_where
@@ -86,14 +87,34 @@ def rule_map_sizes(net: ir.Network) -> Iterator[SpecError]:
                         if size % 2
                         else f"{ax} would shrink below 2 after {node.path}"
                     )
-                    yield ShapeError(
-                        msg,
-                        span,
-                        f"the input {ax} allows fewer {key}; or give an input {ax} that is a "
-                        f"multiple of a larger power of 2",
-                    )
+                    yield ShapeError(msg, span, _fewer_levels(net, axis, key))
                     return
                 size //= 2
+
+
+def _halvings(size: int) -> int:
+    """How often a map of `size` halves exactly while staying at least 2."""
+    k = 0
+    while size % 2 == 0 and size // 2 >= 2:
+        size //= 2
+        k += 1
+    return k
+
+
+def _fewer_levels(net: ir.Network, axis: int, key: str) -> str:
+    """The hint of a halving that does not fit: the most levels/stages the input allows."""
+    ax = _AXES[axis]
+    size = (net.stem.size_out if net.stem is not None else net.input.size)[axis]
+    bb = net.backbone
+    tail = f"or give an input {ax} that is a multiple of a larger power of 2"
+    if not isinstance(size, int):
+        return f"the input {ax} allows fewer {key}; {tail}"
+    k = _halvings(size)
+    # a U-Net halves once per level (the bridge sits below the last); HR-Net and SOANet
+    # halve between levels/stages
+    most = k if isinstance(bb, ir.UNet) else k + 1
+    where = "after the stem" if net.stem is not None else "of the input"
+    return f"use at most {most} {key} (the {ax} = {size} {where} halves {k} times); {tail}"
 
 
 def rule_stem(net: ir.Network) -> Iterator[SpecError]:
@@ -148,20 +169,37 @@ def rule_windows(net: ir.Network) -> Iterator[SpecError]:
 
 
 def rule_heads(net: ir.Network) -> Iterator[SpecError]:
-    """Heads divide the channels of every attention cell."""
-    seen: set = set()
+    """Heads divide the channels of every attention cell: one error per place `heads` is
+    written, with the heads that divide every channel count that place governs."""
+    places: dict = {}  # span -> [note, heads, first failing path, failing counts, all counts]
     for cell in net.cells():
         cfg = cell.config
-        if not FAMILIES[cfg.family].attention or cfg.c_out % cfg.heads == 0:
+        if not FAMILIES[cfg.family].attention:
             continue
         span, note = _place(cell, "heads", net)
-        if (span, cfg.c_out) in seen:
+        entry = places.setdefault(span, [note, cfg.heads, None, [], set()])
+        entry[4].add(cfg.c_out)
+        if cfg.c_out % cfg.heads:
+            if entry[2] is None:
+                entry[2] = cell.path
+            if cfg.c_out not in entry[3]:
+                entry[3].append(cfg.c_out)
+    for span, (note, heads, path, bad, counts) in places.items():
+        if path is None:
             continue
-        seen.add((span, cfg.c_out))
+        if len(bad) == 1:
+            what = f"the {bad[0]} channels at {path}"
+        else:
+            what = f"the channels {', '.join(map(str, bad))} (first at {path})"
+        every = sorted(counts)
+        g = every[0]
+        for c in every[1:]:
+            g = gcd(g, c)
+        of = str(every[0]) if len(every) == 1 else ", ".join(map(str, every))
         yield ShapeError(
-            f"heads = {cfg.heads} does not divide the {cfg.c_out} channels at {cell.path}{note}",
+            f"heads = {heads} does not divide {what}{note}",
             span,
-            f"heads that divide {cfg.c_out}: " + divisors(cfg.c_out),
+            f"heads that divide {of}: " + divisors(g),
         )
 
 
