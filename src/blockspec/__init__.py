@@ -7,7 +7,7 @@ checkpoints.
 
 from typing import Any
 
-from .api import block, compile, format, parse, summary
+from .api import block, compile, example_input, format, parse, summary
 from .errors import (
     BudgetError,
     CheckpointError,
@@ -37,7 +37,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
-    "parse", "compile", "block", "summary", "format", "save", "load",
+    "parse", "compile", "block", "summary", "format", "save", "load", "example_input",
     "SpecError", "SpecSyntaxError", "SpecValueError", "ShapeError", "BudgetError",
     "CheckpointError", "Span", "__version__",
 ]  # fmt: skip

@@ -21,6 +21,7 @@ from .errors import Span, SpecSyntaxError, SpecValueError
 
 __all__ = [
     "parse", "compile", "block", "summary", "format", "read_source", "Summary", "OverrideText",
+    "example_input",
 ]  # fmt: skip
 
 Source = str | os.PathLike
@@ -101,6 +102,7 @@ def compile(  # noqa: A001 - the public name DESIGN.md gives it
     """
     from .compiler.lower import lower
 
+    seed = _check_seed(seed)
     net = source if isinstance(source, ir.Network) else parse(source, overrides)
     check_budget(net, max_params, max_activation_bytes)
     model = lower(net, seed=seed)
@@ -140,6 +142,43 @@ def block(
     )
     net = parse(spec)
     return lower_block(net.backbone.stages[0], seed)  # type: ignore[union-attr]
+
+
+def _check_seed(seed: object) -> int | None:
+    """A seed torch accepts (None, or an int in [0, 2**64)), or a clear error."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise SpecValueError(
+            f"seed must be an integer or None, not {type(seed).__name__} {seed!r}",
+            None,
+            "pass seed=0 (any int from 0 to 2**64 - 1), or seed=None for torch's own state",
+        )
+    if not 0 <= seed < 2**64:
+        raise SpecValueError(
+            f"seed {seed} is out of range", None, "a seed is an integer from 0 to 2**64 - 1"
+        )
+    return seed
+
+
+def example_input(
+    source: Source | ir.Network | Any, batch: int = 1, seed: int | None = 0, dtype: Any = None
+):
+    """A random input the network accepts: ``[batch, C, D, H, W]`` at its static size, the
+    smallest valid size on dynamic axes; of the model's dtype when given a compiled model."""
+    import torch
+
+    net = getattr(source, "ir", source)
+    if not isinstance(net, ir.Network):
+        net = parse(net)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise SpecValueError(f"batch must be a positive integer, not {batch!r}")
+    if dtype is None:
+        param = next(iter(source.parameters()), None) if hasattr(source, "parameters") else None
+        dtype = param.dtype if param is not None else torch.float32
+    d, h, w = ir.concrete(net.input.size, net.input)
+    gen = None if seed is None else torch.Generator().manual_seed(_check_seed(seed))
+    return torch.randn(batch, net.input.channels, d, h, w, generator=gen, dtype=dtype)
 
 
 def summary(source: Source | ir.Network, overrides: Mapping[str, Any] | None = None) -> Summary:

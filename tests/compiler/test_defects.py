@@ -86,3 +86,29 @@ def test_a_deep_dynamic_hrnet_is_refused_before_the_work():
     assert "resampling steps" in err.message and "use at most" in err.hint
     most = int(err.hint.split("use at most ")[1].split()[0])
     bs.parse(text.replace("levels = 60", f"levels = {most}"))  # the most allowed compiles
+
+
+@pytest.mark.parametrize("seed", [2**70, -1, "x", 1.5, True])
+def test_a_bad_seed_is_a_clear_error(seed):
+    with pytest.raises(SpecValueError, match="seed"):
+        bs.compile('input { channels = 1, D = 1, H = 8, W = 8 }\nbackbone soanet { channels = 4, stages = ["C2"] }\n', seed=seed)  # noqa: E501
+
+
+def test_example_input_fits_the_network():
+    import torch
+
+    static = "input { channels = 2, D = 3, H = 8, W = 16 }\n"
+    static += 'backbone soanet { channels = 4, stages = ["C2"] }\n'
+    model = bs.compile(static).double()
+    x = bs.example_input(model, batch=2)
+    assert x.shape == (2, 2, 3, 8, 16) and x.dtype == torch.float64
+    model(x)  # accepted
+    assert torch.equal(bs.example_input(static), bs.example_input(bs.parse(static)))
+    dyn = "input { channels = 1, D = 1, H = ?, W = ? }\n"
+    dyn += 'cell { window = [4, 4, 1], heads = 1 }\nbackbone unet { channels = 4, levels = 2, blocks = ["L1"] }\n'  # noqa: E501
+    net = bs.parse(dyn)
+    x = bs.example_input(net)
+    assert x.shape[3] == net.input.minimum[1] and x.shape[3] % net.input.step[1] == 0
+    bs.compile(net).eval()(x)
+    with pytest.raises(SpecValueError, match="batch"):
+        bs.example_input(net, batch=0)
