@@ -4,7 +4,7 @@ Each pass is a pure function ``Unit -> Unit`` in its own module (sqlglot's `RULE
 model). The passes of a phase all run, whatever errors earlier ones found, so every mistake
 is reported at once; between phases the collected errors are raised, sorted by position.
 
-1. resolve: `evaluate` (lets and overrides), `sections` (entries and cell parameters),
+1. resolve: `paths` (key-path overrides rewrite entries), `evaluate` (lets and overrides), `sections` (entries and cell parameters),
    `frame` (input and stem), `topology` (the backbone's skeleton), `blocks` (block strings),
    `cells` (parameters layered, windows sized, blocks built), `head`, then the network;
 2. validate: the shape and value rules of `validate.RULES`;
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from . import ast as A
-from . import blocks, cells, dynamic, evaluate, frame, head, infer, ir, sections, topology
+from . import blocks, cells, dynamic, evaluate, frame, head, infer, ir, paths, sections, topology
 from . import validate as rules
 from .diagnostics import raise_all
 from .printer import format_spec
@@ -42,15 +42,17 @@ def canonical(unit: Unit) -> Unit:
     rebuilds this very network."""
     assert unit.network is not None
     exprs = unit.override_exprs
+    spec = unit.printed or unit.spec
     stmts = tuple(
         replace(st, value=exprs[st.name]) if isinstance(st, A.Let) and st.name in exprs else st
-        for st in unit.spec.statements
+        for st in spec.statements
     )
-    text = format_spec(replace(unit.spec, statements=stmts))
+    text = format_spec(replace(spec, statements=stmts))
     return replace(unit, network=replace(unit.network, text=text))
 
 
 RESOLVE: tuple[Pass, ...] = (
+    paths.run,
     evaluate.run,
     sections.run,
     frame.run,
@@ -76,7 +78,7 @@ def _run(unit: Unit, phases) -> Unit:
 def compile_spec(spec: A.Spec, overrides: Mapping[str, A.Expr] | None = None) -> ir.Network:
     """A parsed spec (and override expressions by `let` name) -> the validated, inferred IR;
     raises the first of all errors found, carrying all of them."""
-    unit = _run(Unit(spec, frozen(overrides or {})), PHASES)
+    unit = _run(Unit(spec, override_exprs=frozen(overrides or {})), PHASES)
     assert unit.network is not None
     return unit.network
 
@@ -84,6 +86,6 @@ def compile_spec(spec: A.Spec, overrides: Mapping[str, A.Expr] | None = None) ->
 def resolve(spec: A.Spec, overrides: Mapping[str, A.Expr] | None = None) -> ir.Network:
     """The resolve phase alone: the IR before validation (tests use it to show what the
     runtime would do without a rule)."""
-    unit = _run(Unit(spec, frozen(overrides or {})), (RESOLVE,))
+    unit = _run(Unit(spec, override_exprs=frozen(overrides or {})), (RESOLVE,))
     assert unit.network is not None
     return unit.network

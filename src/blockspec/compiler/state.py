@@ -78,6 +78,7 @@ class Unit:
     """One compilation as it passes through the pipeline."""
 
     spec: A.Spec
+    printed: A.Spec | None = None  # the spec the canonical text prints (key paths applied)
     override_exprs: Mapping[str, A.Expr] = field(default_factory=_empty)
     errors: tuple[SpecError, ...] = ()
     env: Mapping[str, Value] = field(default_factory=_empty)
