@@ -36,6 +36,7 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
+
 __all__ = [
     "parse", "compile", "block", "summary", "format", "save", "load", "example_input",
     "SpecError", "SpecSyntaxError", "SpecValueError", "ShapeError", "BudgetError",

@@ -11,6 +11,7 @@ from typing import Any
 from .compiler import ast as A
 from .compiler import ir
 from .compiler.budget import DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PARAMS, check_budget
+from .compiler.diagnostics import raise_all
 from .compiler.infer import infer
 from .compiler.overrides import OverrideText, freeze, override_exprs
 from .compiler.pipeline import compile_spec
@@ -54,11 +55,19 @@ def _parse_text(text: str, file: str, overrides: tuple) -> ir.Network:
     return compile_spec(A.parse_spec(text, file), override_exprs(dict(overrides)))
 
 
-def parse(source: Source, overrides: Mapping[str, Any] | None = None) -> ir.Network:
-    """Parse, resolve and validate a spec; returns the typed IR or raises `SpecError`."""
+def parse(
+    source: Source, overrides: Mapping[str, Any] | None = None, strict: bool = False
+) -> ir.Network:
+    """Parse, resolve and validate a spec; returns the typed IR or raises `SpecError`.
+
+    Warnings (`net.warnings`) are raised as errors when `strict`.
+    """
     text, file = read_source(source)
     try:
-        return _parse_text(text, file, freeze(overrides))
+        net = _parse_text(text, file, freeze(overrides))
+        if strict:
+            raise_all(net.warnings)
+        return net
     except RecursionError:  # pragma: no cover - every limit is checked before recursing
         raise SpecValueError("the spec nests too deeply", Span(1, 1, 1, file, text)) from None
 

@@ -19,6 +19,7 @@ __all__ = [
     "ShapeError",
     "BudgetError",
     "CheckpointError",
+    "SpecWarning",
 ]
 
 
@@ -90,7 +91,10 @@ class SpecError(Exception):
             head = f"{self.span.file}:{self.span.line}:{self.span.column}: "
         else:
             head = ""
-        lines.append(f"{bold}{head}{reset}{red}{bold}error:{reset}{bold} {self.message}{reset}")
+        if self.kind == "warning":
+            red = "\033[33m" if color else ""  # warnings in yellow
+        label = f"{self.kind}:"
+        lines.append(f"{bold}{head}{reset}{red}{bold}{label}{reset}{bold} {self.message}{reset}")
         if self.span is not None and self.span.source is not None:
             text_lines = self.span.source.splitlines() or [""]
             if 1 <= self.span.line <= len(text_lines):
@@ -126,6 +130,13 @@ class ShapeError(SpecError):
 
 class BudgetError(SpecError):
     """The network would exceed the parameter or activation-memory budget."""
+
+
+class SpecWarning(SpecError):
+    """Something legal that is probably not what was meant (a D-first window, attention over
+    one frame, an unused `let`). Shown by `check` and `summary`, never fatal unless strict."""
+
+    kind = "warning"
 
 
 class CheckpointError(SpecError):

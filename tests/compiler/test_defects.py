@@ -9,6 +9,9 @@ import blockspec as bs
 from blockspec.api import OverrideText
 from blockspec.errors import ShapeError, SpecError, SpecValueError
 
+TINY = "input { channels = 1, D = 1, H = 8, W = 8 }\n"
+TINY += 'backbone soanet { channels = 4, stages = ["C2"] }\n'
+
 
 def _err(text: str, overrides=None) -> SpecError:
     with pytest.raises(SpecError) as info:
@@ -91,7 +94,7 @@ def test_a_deep_dynamic_hrnet_is_refused_before_the_work():
 @pytest.mark.parametrize("seed", [2**70, -1, "x", 1.5, True])
 def test_a_bad_seed_is_a_clear_error(seed):
     with pytest.raises(SpecValueError, match="seed"):
-        bs.compile('input { channels = 1, D = 1, H = 8, W = 8 }\nbackbone soanet { channels = 4, stages = ["C2"] }\n', seed=seed)  # noqa: E501
+        bs.compile(TINY, seed=seed)
 
 
 def test_example_input_fits_the_network():

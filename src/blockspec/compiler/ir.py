@@ -212,6 +212,8 @@ class Network:
     text: str = field(default="", compare=False, repr=False)  # canonical, overrides applied
     #: per-node shapes and costs (`infer.NodeStats`), attached once by the pipeline
     stats: tuple = field(default=(), compare=False, repr=False)
+    #: `SpecWarning`s of the spec, in source order (attached by the pipeline)
+    warnings: tuple = field(default=(), compare=False, repr=False)
 
     def blocks(self) -> Iterator[Block]:
         """Every block, in module-construction order."""

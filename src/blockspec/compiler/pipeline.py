@@ -4,11 +4,13 @@ Each pass is a pure function ``Unit -> Unit`` in its own module (sqlglot's `RULE
 model). The passes of a phase all run, whatever errors earlier ones found, so every mistake
 is reported at once; between phases the collected errors are raised, sorted by position.
 
-1. resolve: `paths` (key-path overrides rewrite entries), `evaluate` (lets and overrides), `sections` (entries and cell parameters),
-   `frame` (input and stem), `topology` (the backbone's skeleton), `blocks` (block strings),
-   `cells` (parameters layered, windows sized, blocks built), `head`, then the network;
+1. resolve: `paths` (key-path overrides rewrite entries), `evaluate` (lets and overrides),
+   `sections` (entries and cell parameters), `frame` (input and stem), `topology` (the
+   backbone's skeleton), `blocks` (block strings), `cells` (parameters layered, windows
+   sized, blocks built), `head`, then the network;
 2. validate: the shape and value rules of `validate.RULES`;
-3. finish: `dynamic` (steps of dynamic sizes), `infer` (shapes and costs), canonical text.
+3. finish: `dynamic` (steps of dynamic sizes), `infer` (shapes and costs), `lint`
+   (warnings, never fatal here), canonical text.
 """
 
 from __future__ import annotations
@@ -17,7 +19,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from . import ast as A
-from . import blocks, cells, dynamic, evaluate, frame, head, infer, ir, paths, sections, topology
+from . import (
+    blocks,
+    cells,
+    dynamic,
+    evaluate,
+    frame,
+    head,
+    infer,
+    ir,
+    lint,
+    paths,
+    sections,
+    topology,
+)
 from . import validate as rules
 from .diagnostics import raise_all
 from .printer import format_spec
@@ -63,7 +78,7 @@ RESOLVE: tuple[Pass, ...] = (
     network,
 )
 VALIDATE: tuple[Pass, ...] = (rules.run,)
-FINISH: tuple[Pass, ...] = (dynamic.run, infer.run, canonical)
+FINISH: tuple[Pass, ...] = (dynamic.run, infer.run, lint.run, canonical)
 PHASES: tuple[tuple[Pass, ...], ...] = (RESOLVE, VALIDATE, FINISH)
 
 

@@ -19,7 +19,6 @@ from blockspec.runtime.layers import conv3, require_multiple, token_shape
 __all__ = ["ConvMixer", "LinMixer", "build_mixer", "mixer_hidden"]
 
 
-
 def mixer_hidden(cfg: CellConfig) -> int:
     """Hidden width h = floor(mixer_ratio · C_out)."""
     return math.floor(cfg.mixer_ratio * cfg.c_out)
