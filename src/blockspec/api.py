@@ -10,7 +10,12 @@ from typing import Any
 
 from .compiler import ast as A
 from .compiler import ir
-from .compiler.budget import DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PARAMS, check_budget
+from .compiler.budget import (
+    DEFAULT_MAX_ACTIVATION_BYTES,
+    DEFAULT_MAX_PARAMS,
+    RuntimeBudget,
+    check_budget,
+)
 from .compiler.diagnostics import raise_all
 from .compiler.infer import infer
 from .compiler.overrides import OverrideText, freeze, override_exprs
@@ -115,6 +120,9 @@ def compile(  # noqa: A001 - the public name DESIGN.md gives it
     net = source if isinstance(source, ir.Network) else parse(source, overrides)
     check_budget(net, max_params, max_activation_bytes)
     model = lower(net, seed=seed)
+    if any(isinstance(a, ir.Sym) for a in net.input.size):
+        # the budget above held at the smallest size; check each size actually fed too
+        model.register_forward_pre_hook(RuntimeBudget(net, max_activation_bytes))
     model.spec = canonical_text(net)
     model.ir = net
     model.seed = seed

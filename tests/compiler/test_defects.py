@@ -115,3 +115,39 @@ def test_example_input_fits_the_network():
     bs.compile(net).eval()(x)
     with pytest.raises(SpecValueError, match="batch"):
         bs.example_input(net, batch=0)
+
+
+DYN = (
+    "input { channels = 1, D = 1, H = ?, W = ? }\n"
+    "cell { window = [4, 4, 1], heads = 1 }\n"
+    'backbone unet { channels = 4, levels = 1, blocks = ["L1"] }\n'
+)
+
+
+def test_a_dynamic_spec_checks_its_budget_at_the_size_fed():
+    import torch
+
+    from blockspec.errors import BudgetError
+
+    net = bs.parse(DYN)
+    small = bs.summary(net).totals.memory  # at the smallest valid size (8 x 8)
+    assert net.input.minimum[1:] == (8, 8)
+    model = bs.compile(net, max_activation_bytes=small * 20)
+    model(torch.randn(1, 1, 1, 8, 8))  # fits
+    with pytest.raises(BudgetError, match=r"at input \[1, 1, 1, 64, 64\]") as info:
+        model(torch.randn(1, 1, 1, 64, 64))  # 64x the pixels: refused before allocating
+    assert "no_grad" in info.value.hint
+    with torch.no_grad():
+        model(torch.randn(1, 1, 1, 64, 64))  # inference keeps no activations: not checked
+    with pytest.raises(BudgetError):
+        model(torch.randn(30, 1, 1, 8, 8))  # the batch counts too
+
+
+def test_the_budget_at_a_size_is_the_summary_at_that_size():
+    from blockspec.compiler.budget import at_size
+
+    net = bs.parse(DYN)
+    fixed = bs.parse(DYN.replace("H = ?, W = ?", "H = 32, W = 48"))
+    assert [r.stats for r in at_size(net, (1, 32, 48)).stats] == [
+        r.stats for r in bs.summary(fixed).rows
+    ]

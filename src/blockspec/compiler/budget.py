@@ -3,11 +3,16 @@ tensor is allocated (the estimates come from `infer`, which only does arithmetic
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..errors import BudgetError
 from . import ir
 from .infer import infer
 
-__all__ = ["DEFAULT_MAX_PARAMS", "DEFAULT_MAX_ACTIVATION_BYTES", "check_budget", "human"]
+__all__ = [
+    "DEFAULT_MAX_PARAMS", "DEFAULT_MAX_ACTIVATION_BYTES", "check_budget", "human", "at_size",
+    "RuntimeBudget",
+]  # fmt: skip
 
 DEFAULT_MAX_PARAMS = 1e9
 DEFAULT_MAX_ACTIVATION_BYTES = 8 * 2**30
@@ -54,4 +59,57 @@ def check_budget(net: ir.Network, max_params: float, max_activation_bytes: float
                 f"{human(getattr(top.stats, attr), unit)}",
                 span,
                 f"make it smaller, or raise the limit ({flag})",
+            )
+
+
+def at_size(net: ir.Network, size: tuple[int, int, int]) -> ir.Network:
+    """The network's figures at input `size` (D, H, W) instead of the smallest valid one."""
+    inp = replace(net.input, minimum=tuple(size))  # `concrete` evaluates dynamic axes there
+    at = replace(net, input=inp, stats=())
+    return replace(at, stats=tuple(infer(at)))
+
+
+class RuntimeBudget:
+    """A forward pre-hook for specs with dynamic sizes: before anything is allocated, the
+    activation memory of a training forward at the size actually fed (times the batch) is
+    checked against the budget the spec was compiled with, as a `BudgetError`.
+
+    Sizes the network refuses anyway are left to its own input check; each size is checked
+    once. Inference (no grad) keeps no activations for backward and is not checked.
+    """
+
+    def __init__(self, net: ir.Network, max_activation_bytes: float) -> None:
+        self.net = net
+        self.limit = max_activation_bytes
+        self.seen: dict[tuple[int, ...], int] = {}
+
+    def _fits(self, size: tuple[int, ...]) -> bool:
+        inp = self.net.input
+        for axis in range(3):
+            if isinstance(inp.size[axis], ir.Sym):
+                n = size[axis]
+                if n < inp.minimum[axis] or n % inp.step[axis]:
+                    return False
+        return True
+
+    def __call__(self, module, args) -> None:
+        import torch
+
+        x = args[0] if args else None
+        if not isinstance(x, torch.Tensor) or x.dim() != 5 or not torch.is_grad_enabled():
+            return
+        size = tuple(int(n) for n in x.shape[2:])
+        if not self._fits(size):
+            return
+        if size not in self.seen:
+            self.seen[size] = sum(r.stats.memory for r in at_size(self.net, size).stats)
+        need = self.seen[size] * int(x.shape[0])
+        if need > self.limit:
+            shape = [int(x.shape[0]), int(x.shape[1]), *size]
+            raise BudgetError(
+                f"at input {shape} a training forward needs about {human(need, 'B')} of "
+                f"activations, over the budget of {human(self.limit, 'B')}",
+                None,
+                "feed a smaller input or batch, run under torch.no_grad() for inference, or "
+                "compile with a larger max_activation_bytes / --max-memory",
             )
