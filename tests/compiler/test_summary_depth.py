@@ -69,3 +69,29 @@ def test_a_dynamic_summary_names_the_size_its_figures_are_for():
     s = bs.summary(text)
     assert s.to_dict()["figures_at"] == [1, 2, 8, 8]
     assert "smallest valid input [1, 2, 8, 8]" in s.table()
+
+
+def test_graph_lists_cells_at_depth_3_and_for_soanet_by_default():
+    from blockspec.graph import to_dot
+
+    unet = bs.parse(SPEC)
+    assert "cell0 T1" not in to_dot(unet)
+    assert "cell0 T1 · 1→4" in to_dot(unet, depth=3)
+    soa = bs.parse(
+        SPEC.replace("unet", "soanet").replace('levels = 1, blocks = ["T1L1"]', 'stages = ["T1L1"]')
+    )
+    assert "cell1 L1" in to_dot(soa) and "cell1 L1" not in to_dot(soa, depth=2)
+
+
+def test_hrnet_resamplers_are_nodes_each_on_its_own_path():
+    from blockspec.graph import to_dot
+
+    net = bs.parse(
+        "input { channels = 1, D = 1, H = 16, W = 16 }\n"
+        'backbone hrnet { channels = 4, levels = 3, blocks = ["C2"] }\n'
+    )
+    dot = to_dot(net)
+    paths = [r.path for _, r in net.backbone.resamplers] + [r.path for _, r in net.backbone.fusion]
+    for p in paths:
+        assert sum(line.startswith(f'  "{p}" [') for line in dot.splitlines()) == 1  # a node
+        assert dot.count(f'-> "{p}"') == 1 and dot.count(f'"{p}" ->') == 1  # in and out once

@@ -138,7 +138,11 @@ def summary_table(
             lines.append("  ".join("-" * w for w in widths))
     net = s.network
     inp = net.input
-    lines.insert(0, f"input [C, D, H, W] = {shape_text((inp.channels, *inp.size))}")
+    lines.insert(
+        0,
+        f"input [C, D, H, W] = {shape_text((inp.channels, *inp.size))}"
+        " (windows and patches are written [H, W, D])",
+    )
     lines.append(
         f"parameters: {t.params:,} trainable, 0 frozen; "
         f"{human(t.params * DTYPE_BYTES[dtype], 'B')} in {dtype}"

@@ -21,10 +21,16 @@ from .layouts import hrnet, soanet, unet
 __all__ = ["to_dot"]
 
 
-def to_dot(net: ir.Network, title: str | None = None) -> str:
-    """The DOT text of `net`'s architecture picture; `title` defaults to the spec's file."""
+def to_dot(net: ir.Network, title: str | None = None, depth: int | None = None) -> str:
+    """The DOT text of `net`'s architecture picture; `title` defaults to the spec's file.
+
+    With `depth` >= 3 (a block's cells are the third level of a path) every block lists its
+    cells; a SOANet lists them unless `depth` says otherwise.
+    """
     rows = list(net.stats) or infer(net)
-    d = Dot(net, rows)
+    bb = net.backbone
+    cells = depth >= 3 if depth is not None else isinstance(bb, ir.SOANet)
+    d = Dot(net, rows, cells)
     bb = net.backbone
     name = title if title is not None else net.file
     if isinstance(bb, ir.UNet):

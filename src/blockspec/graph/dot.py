@@ -8,6 +8,7 @@ import re
 
 from ..compiler import ir
 from ..compiler.budget import human
+from ..compiler.costs import cell_params
 from ..compiler.infer import NodeStats
 
 __all__ = [
@@ -86,10 +87,11 @@ def _channels(c_in: int, c_out: int) -> str:
 class Dot:
     """Collects the statements of one digraph."""
 
-    def __init__(self, net: ir.Network, rows: list[NodeStats]) -> None:
+    def __init__(self, net: ir.Network, rows: list[NodeStats], cells: bool = False) -> None:
         self.net = net
         self.stats = {r.path: r for r in rows}
         self.lines: list[str] = []
+        self.cells = cells  # list every block's cells in its node
 
     def params(self, path: str) -> str:
         row = self.stats.get(path)
@@ -112,9 +114,25 @@ class Dot:
         label = (
             f"<<B>{e(b.path)}</B><BR/>{text}<BR/>"
             f'<FONT POINT-SIZE="9">{facts}</FONT><BR/>'
-            f'<FONT POINT-SIZE="8" COLOR="#555555">{self.params(b.path)}</FONT>>'
+            f'<FONT POINT-SIZE="8" COLOR="#555555">{self.params(b.path)}</FONT>'
+            f"{self.cell_lines(b)}>"
         )
         self.node(b.path, label, indent, fillcolor=fill, tooltip=f"{b.path}: {b.text}")
+
+    def cell_lines(self, b: ir.Block, most: int = 16) -> str:
+        """The block's cells, one small line each (code, channels, params), when asked."""
+        if not self.cells:
+            return ""
+        size = ir.concrete(b.size, self.net.input)
+        lines = []
+        for cell in b.cells[:most]:
+            c = cell.config
+            n = human(cell_params(c, size))
+            lines.append(f"{cell.path.rsplit('.', 1)[1]} {c.code} · {c.c_in}→{c.c_out} · {n}")
+        if len(b.cells) > most:
+            lines.append(f"... {len(b.cells) - most} more cells")
+        body = "<BR/>".join(e(t) for t in lines)
+        return f'<BR/><FONT POINT-SIZE="8" FACE="{MONO}">{body}</FONT>'
 
     def resample_text(self, r: ir.Resample) -> str:
         c = r.config
@@ -220,7 +238,7 @@ def header(d: Dot, title: str, kind: str) -> None:
     net = d.net
     total = sum(r.stats.params for r in d.stats.values())
     directions = {r.config.direction for r in net.nodes() if isinstance(r, ir.Resample)}
-    legend = ["sizes are D×H×W"]
+    legend = ["sizes are D×H×W (windows and patches are written [H, W, D])"]
     if "down" in directions:
         legend.append(f'<FONT COLOR="{DOWN}">blue: downsample</FONT>')
     if "up" in directions or isinstance(net.backbone, ir.HRNet):

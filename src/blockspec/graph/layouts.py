@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..compiler import ir
-from .dot import DATA, FILL, SKIP, SUM, UP, Dot, cluster, e, q, shape_text, size_text
+from .dot import DATA, DOWN, FILL, SKIP, SUM, UP, Dot, cluster, e, q, shape_text, size_text
 
 __all__ = ["unet", "hrnet", "soanet"]
 
@@ -168,10 +168,14 @@ def hrnet(d: Dot, bb: ir.HRNet) -> None:
         fillcolor=FILL["io"],
         shape="box",
     )
-    for (l, s, lf), r in bb.resamplers:
-        d.resample_edge(r, blocks[(lf, s - 1)].path, blocks[(l, s)].path, weight="0")
-    for (l, lf), r in bb.fusion:
-        d.resample_edge(r, blocks[(lf, n - 1)].path, bb.out[l].path, weight="0")
+    # every resampler is a node of its own on its own path, so no two labels cross
+    links = [(r, blocks[(lf, s - 1)].path, blocks[(l, s)].path) for (l, s, lf), r in bb.resamplers]
+    links += [(r, blocks[(lf, n - 1)].path, bb.out[l].path) for (l, lf), r in bb.fusion]
+    for r, a, b in links:
+        color = DOWN if r.config.direction == "down" else UP
+        d.resample_node(r)
+        d.edge(a, r.path, color=color, weight="0", arrowhead="none")
+        d.edge(r.path, b, color=color, weight="0")
     for l, b in enumerate(bb.out):
         label = "" if l == 0 else f"↑{2**l} {bb.upsample}"
         d.edge(b.path, "aggregate", label=label, color=UP if l else DATA, fontcolor=UP)
