@@ -127,59 +127,37 @@ def block_stats(node: ir.Block, inp: ir.Input) -> Stats:
     return total
 
 
-def _shape(c: int, size) -> tuple:
-    return (c, *size)
+def _resample_kind(cfg) -> str:
+    return f"{cfg.direction} {cfg.method}" + (f" x{cfg.factor}" if cfg.direction == "up" else "")
 
 
 def node_stats(node, inp: ir.Input) -> NodeStats:
     """Shapes and costs of one module-level node."""
     if isinstance(node, ir.Block):
-        return NodeStats(
-            node.path,
-            f"block {node.text}",
-            _shape(node.c_in, node.size),
-            _shape(node.c_out, node.size),
-            block_stats(node, inp),
-            node,
-        )
-    if isinstance(node, ir.Resample):
+        kind, c_in, c_out = f"block {node.text}", node.c_in, node.c_out
+        size_in = size_out = node.size
+        stats = block_stats(node, inp)
+    elif isinstance(node, ir.Resample):
         cfg = node.config
-        kind = f"{cfg.direction} {cfg.method}" + (
-            f" x{cfg.factor}" if cfg.direction == "up" else ""
-        )
-        return NodeStats(
-            node.path,
-            kind,
-            _shape(cfg.channels[0], node.size_in),
-            _shape(cfg.channels[-1], node.size_out),
-            resample_stats(node, inp),
-            node,
-        )
-    if isinstance(node, ir.Gate):
-        sh = _shape(node.channels, node.size)
-        return NodeStats(node.path, "gate", sh, sh, gate_stats(node, inp), node)
-    if isinstance(node, ir.Stem):
+        kind, c_in, c_out = _resample_kind(cfg), cfg.channels[0], cfg.channels[-1]
+        size_in, size_out = node.size_in, node.size_out
+        stats = resample_stats(node, inp)
+    elif isinstance(node, ir.Gate):
+        kind, c_in, c_out = "gate", node.channels, node.channels
+        size_in = size_out = node.size
+        stats = gate_stats(node, inp)
+    elif isinstance(node, ir.Stem):
+        kind, c_in, c_out = "stem", node.config.c_in, node.config.c_out
+        size_in, size_out = node.size_in, node.size_out
+        stats = stem_stats(node, inp)
+    elif isinstance(node, ir.Head):
         cfg = node.config
-        return NodeStats(
-            node.path,
-            "stem",
-            _shape(cfg.c_in, node.size_in),
-            _shape(cfg.c_out, node.size_out),
-            stem_stats(node, inp),
-            node,
-        )
-    if isinstance(node, ir.Head):
-        cfg = node.config
-        out = _shape(cfg.n, node.size_in) if cfg.kind == "conv" else (cfg.n,)
-        return NodeStats(
-            node.path,
-            f"head {cfg.kind}",
-            _shape(cfg.c_in, node.size_in),
-            out,
-            head_stats(node, inp),
-            node,
-        )
-    raise TypeError(node)  # pragma: no cover
+        out = (cfg.n, *node.size_in) if cfg.kind == "conv" else (cfg.n,)
+        shape_in = (cfg.c_in, *node.size_in)
+        return NodeStats(node.path, f"head {cfg.kind}", shape_in, out, head_stats(node, inp), node)
+    else:  # pragma: no cover
+        raise TypeError(node)
+    return NodeStats(node.path, kind, (c_in, *size_in), (c_out, *size_out), stats, node)
 
 
 def infer(net: ir.Network) -> list[NodeStats]:

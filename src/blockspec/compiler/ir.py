@@ -107,12 +107,19 @@ class Block:
 
 
 @dataclass(frozen=True)
-class Resample:
+class _Mapping:
+    """A node that maps a map of `size_in` to one of `size_out` (a resampler, the stem)."""
+
     path: str
-    config: ResampleConfig
+    config: object
     size_in: tuple[Dim, Dim, Dim]
     size_out: tuple[Dim, Dim, Dim]
     span: Span = _nospan()
+
+
+@dataclass(frozen=True)
+class Resample(_Mapping):
+    config: ResampleConfig
 
 
 @dataclass(frozen=True)
@@ -125,12 +132,8 @@ class Gate:
 
 
 @dataclass(frozen=True)
-class Stem:
-    path: str
+class Stem(_Mapping):
     config: StemConfig
-    size_in: tuple[Dim, Dim, Dim]
-    size_out: tuple[Dim, Dim, Dim]
-    span: Span = _nospan()
 
 
 @dataclass(frozen=True)

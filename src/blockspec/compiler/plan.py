@@ -11,6 +11,7 @@ from ..language.schema import ResampleConfig
 from . import ast as A
 from . import ir
 from .checks import as_int, as_int_list, as_string
+from .entries import convert
 from .state import Entries, Slot
 
 __all__ = [
@@ -125,14 +126,7 @@ def block_list(
 
 def one_block(entries: Entries, key: str, errs: list[SpecError]) -> A.StrLit | None:
     """The block string of a single-block key (`bridge`, `fusion`), if written."""
-    val = entries.get(key)
-    if val is None:
-        return None
-    try:
-        return as_string(val, key)
-    except SpecError as e:
-        errs.append(e)
-        return None
+    return convert(entries, key, as_string, errs)  # type: ignore[return-value]
 
 
 def resample(

@@ -13,62 +13,81 @@ __all__ = [
     "FRAME_MIXING_NORMS",
 ]  # fmt: skip
 
-NORMS: dict[str, str] = {
-    "layer": "LayerNorm over [C, H, W] of every frame (static H, W; 2·C·H·W parameters)",
-    "channel_layer": "LayerNorm over C at every pixel, as in ViT/Swin (2C parameters)",
-    "batch2d": "BatchNorm2d over the B·D frames (2C parameters)",
-    "instance2d": "InstanceNorm2d of every frame, not affine (no parameters)",
-    "batch3d": "BatchNorm3d over the whole [D, H, W] map (2C parameters)",
-    "instance3d": "InstanceNorm3d over the whole [D, H, W] map, not affine",
-}
-ACTIVATIONS: dict[str, str] = {
-    "elu": "ELU",
-    "relu": "ReLU",
-    "leakyrelu": "LeakyReLU with slope 0.1",
-    "prelu": "PReLU with one learned slope per module (init 0.25)",
-    "relu6": "ReLU6",
-    "selu": "SELU",
-    "celu": "CELU",
-    "gelu": "GELU, tanh approximation",
-    "gelu_erf": "GELU, exact (erf), as in timm and MONAI models",
-}
-ATTENTION_KINDS: dict[str, str] = {
-    "conv": "Q, K, V and the output projection are the family's convolutions",
-    "lin": "Q, K, V and the output projection are linear maps of each token's features",
-}
-MIXER_KINDS: dict[str, str] = {
-    "conv": "conv3 -> activation -> conv3, per frame",
-    "lin": "lin -> activation -> lin on each token's features",
-}
-WINDOW_SIZING: dict[str, str] = {
-    "keep_window_size": "every level uses the window as written",
-    "keep_num_window": "the window halves with every halving of the map",
-    "mixed": "the window halves with every second halving of the map",
-}
-LAYOUTS: dict[str, str] = {
-    "sequential": "x + core(norm(x)), then + mixer(norm(.))",
-    "parallel": "x + core(norm(x)) + mixer(norm(x))",
-}
-DOWNSAMPLE: dict[str, str] = {
-    "interpolate": "linear interpolation to half size, then conv1",
-    "stride": "a conv with stride 2",
-    "merge": "fold 2x2 (or 2x2x2) neighbours into channels, then a bias-free conv1",
-}
-UPSAMPLE: dict[str, str] = {
-    "linear": "linear interpolation, then conv1",
-    "nearest": "nearest-neighbour interpolation, then conv1",
-}
+
+def _read(table: str) -> dict[str, dict[str, str]]:
+    """`[NAME]` headings, then one ``value  meaning`` line per option."""
+    out: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    for line in table.strip().splitlines():
+        if line.startswith("["):
+            current = out.setdefault(line.strip("[]"), {})
+        else:
+            name, meaning = line.split(None, 1)
+            current[name] = meaning
+    return out
+
+
+#: every option list: NAME -> {value: meaning}
+_OPTIONS = _read(
+    """
+[NORMS]
+layer            LayerNorm over [C, H, W] of every frame (static H, W; 2·C·H·W parameters)
+channel_layer    LayerNorm over C at every pixel, as in ViT/Swin (2C parameters)
+batch2d          BatchNorm2d over the B·D frames (2C parameters)
+instance2d       InstanceNorm2d of every frame, not affine (no parameters)
+batch3d          BatchNorm3d over the whole [D, H, W] map (2C parameters)
+instance3d       InstanceNorm3d over the whole [D, H, W] map, not affine
+[ACTIVATIONS]
+elu              ELU
+relu             ReLU
+leakyrelu        LeakyReLU with slope 0.1
+prelu            PReLU with one learned slope per module (init 0.25)
+relu6            ReLU6
+selu             SELU
+celu             CELU
+gelu             GELU, tanh approximation
+gelu_erf         GELU, exact (erf), as in timm and MONAI models
+[ATTENTION_KINDS]
+conv             Q, K, V and the output projection are the family's convolutions
+lin              Q, K, V and the output projection are linear maps of each token's features
+[MIXER_KINDS]
+conv             conv3 -> activation -> conv3, per frame
+lin              lin -> activation -> lin on each token's features
+[WINDOW_SIZING]
+keep_window_size every level uses the window as written
+keep_num_window  the window halves with every halving of the map
+mixed            the window halves with every second halving of the map
+[LAYOUTS]
+sequential       x + core(norm(x)), then + mixer(norm(.))
+parallel         x + core(norm(x)) + mixer(norm(x))
+[DOWNSAMPLE]
+interpolate      linear interpolation to half size, then conv1
+stride           a conv with stride 2
+merge            fold 2x2 (or 2x2x2) neighbours into channels, then a bias-free conv1
+[UPSAMPLE]
+linear           linear interpolation, then conv1
+nearest          nearest-neighbour interpolation, then conv1
+[BACKBONES]
+unet             encoder levels, a bridge and a decoder with skip connections
+hrnet            parallel resolutions, fused after every stage
+soanet           a stack of attention stages
+[HEADS]
+conv             a 1x1x1 conv to out_channels at every pixel
+classify         mean over D, H, W, then a linear layer to classes
+"""
+)
+NORMS: dict[str, str] = _OPTIONS["NORMS"]
+ACTIVATIONS: dict[str, str] = _OPTIONS["ACTIVATIONS"]
+ATTENTION_KINDS: dict[str, str] = _OPTIONS["ATTENTION_KINDS"]
+MIXER_KINDS: dict[str, str] = _OPTIONS["MIXER_KINDS"]
+WINDOW_SIZING: dict[str, str] = _OPTIONS["WINDOW_SIZING"]
+LAYOUTS: dict[str, str] = _OPTIONS["LAYOUTS"]
+DOWNSAMPLE: dict[str, str] = _OPTIONS["DOWNSAMPLE"]
+UPSAMPLE: dict[str, str] = _OPTIONS["UPSAMPLE"]
 #: the stem's norm: any norm, or none
 STEM_NORMS: dict[str, str] = {**NORMS, "none": "no norm after the patch embedding"}
-BACKBONES: dict[str, str] = {
-    "unet": "encoder levels, a bridge and a decoder with skip connections",
-    "hrnet": "parallel resolutions, fused after every stage",
-    "soanet": "a stack of attention stages",
-}
-HEADS: dict[str, str] = {
-    "conv": "a 1x1x1 conv to out_channels at every pixel",
-    "classify": "mean over D, H, W, then a linear layer to classes",
-}
+BACKBONES: dict[str, str] = _OPTIONS["BACKBONES"]
+HEADS: dict[str, str] = _OPTIONS["HEADS"]
 
 #: every bare name that stands for a value of some key; a `let` may not take one
 VALUE_NAMES: frozenset[str] = frozenset().union(
