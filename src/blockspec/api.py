@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from .compiler import ast as A
@@ -20,33 +18,9 @@ from .compiler.resolve import resolve
 from .compiler.validate import validate
 from .compiler.values import check_limits, evaluate
 from .errors import Span, SpecError, SpecSyntaxError, SpecValueError
+from .sources import Source, read_source
 
 __all__ = ["parse", "compile", "block", "summary", "format", "read_source", "Summary"]
-
-Source = str | os.PathLike
-
-
-def read_source(source: Source) -> tuple[str, str]:
-    """(text, file name) of a source: a path, or spec text (a one-line str ending in .bspec is a
-    path)."""
-    if isinstance(source, os.PathLike) or (
-        isinstance(source, str) and "\n" not in source and source.strip().endswith(".bspec")
-    ):
-        path = Path(source)
-        try:
-            return path.read_text(encoding="utf-8"), str(source)
-        except FileNotFoundError:
-            raise SpecValueError(
-                f"no such spec file: {path}", None, "check the path (specs end in .bspec)"
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise SpecSyntaxError(f"{path} is not UTF-8 text ({exc.reason})") from None
-        except OSError as exc:
-            raise SpecValueError(f"cannot read {path}: {exc.strerror}") from None
-    if not isinstance(source, str):
-        raise TypeError(f"a spec source is a path or a str, not {type(source).__name__}")
-    return source, "<string>"
-
 
 def _override_exprs(overrides: Mapping[str, Any] | None) -> dict[str, A.Expr]:
     """API/CLI overrides as expressions; each gets a line of the pseudo-file <overrides>.
