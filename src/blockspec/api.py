@@ -22,6 +22,7 @@ from .sources import Source, read_source
 
 __all__ = ["parse", "compile", "block", "summary", "format", "read_source", "Summary"]
 
+
 def _override_exprs(overrides: Mapping[str, Any] | None) -> dict[str, A.Expr]:
     """API/CLI overrides as expressions; each gets a line of the pseudo-file <overrides>.
 
