@@ -164,7 +164,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def compile_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("file", metavar="FILE")
     sp.add_argument("-o", "--output", required=True, metavar="MODEL.pt")
-    sp.add_argument("--seed", type=int, default=0, help="weight-initialisation seed (default 0)")
+    sp.add_argument(
+        "--seed", type=ct.seed, default=0, help="weight-initialisation seed (default 0)"
+    )
     ct.add_overrides(sp)
     ct.add_budgets(sp)
 

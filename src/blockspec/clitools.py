@@ -31,6 +31,7 @@ __all__ = [
     "positive_int",
     "report",
     "say",
+    "seed",
     "set_color",
     "shown",
     "spec_source",
@@ -90,6 +91,22 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+SEED_RANGE = (-(2**63), 2**64 - 1)
+"""The seeds torch's generator takes."""
+
+
+def seed(text: str) -> int:
+    """A weight-initialisation seed: an integer torch's generator takes."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    low, high = SEED_RANGE
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between -2**63 and 2**64 - 1, not {text}")
     return value
 
 

@@ -287,3 +287,41 @@ def test_a_registered_command_runs(monkeypatch: pytest.MonkeyPatch) -> None:
         cli.register(cli.Command("check", "again", add_arguments, run))
     r = call(monkeypatch, "demo-extra", "--times", "2")
     assert (r.code, r.out, seen) == (3, "ran 2\n", {"times": 2})
+
+
+# -- fmt and compile arguments -----------------------------------------------------------
+
+
+def test_fmt_treats_a_byte_order_mark_as_not_canonical(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    f = tmp_path / "bom.bspec"
+    canon = bs.format(SMALL)
+    f.write_bytes(b"\xef\xbb\xbf" + canon.encode())
+    r = call(monkeypatch, "fmt", f)
+    assert (r.code, r.out) == (0, canon), r.err
+    r = call(monkeypatch, "fmt", "--check", f)
+    assert r.code == 1 and f"{f}: not formatted" in r.err
+    r = call(monkeypatch, "fmt", "-w", f)
+    assert r.code == 0, r.err
+    assert f.read_bytes() == canon.encode()
+
+
+@pytest.mark.timeout(60)
+def test_fmt_of_a_fifo_is_an_error_not_a_hang(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "pipe.bspec"
+    os.mkfifo(fifo)
+    for argv in (("fmt", fifo), ("check", fifo)):
+        r = call(monkeypatch, *argv)
+        assert r.code == 1 and "FIFO" in r.err, r.err
+
+
+@pytest.mark.parametrize("value", [str(2**70), str(-(2**63) - 1), "x"])
+def test_compile_seed_out_of_range_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, specs: dict[str, Path], tmp_path: Path, value: str
+) -> None:
+    r = call(monkeypatch, "compile", specs["small"], "-o", tmp_path / "m.pt", "--seed", value)
+    assert r.code == 2 and "--seed" in r.err and "Traceback" not in r.err
+    assert not (tmp_path / "m.pt").exists()
