@@ -77,12 +77,7 @@ def register(command: Command) -> Command:
     return command
 
 
-def _parse(path: str, args: argparse.Namespace, budget: bool = True):
-    """Parse (and budget-check) one spec: a FILE argument is a path, or `-` for stdin."""
-    net = bs.parse(ct.spec_source(path), ct.overrides(args))
-    if budget:
-        check_budget(net, args.max_params, args.max_memory)
-    return net
+_parse = ct.parse_spec
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -354,15 +349,6 @@ def _usage(args: argparse.Namespace, message: str) -> int:
     return 2  # pragma: no cover
 
 
-def _color_option(p: argparse.ArgumentParser, default: str | None) -> None:
-    p.add_argument(
-        "--color",
-        choices=ct.COLOR_CHOICES,
-        default=argparse.SUPPRESS if default is None else default,
-        help="colour the errors: auto (on a terminal, unless NO_COLOR is set), always or never",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the `blockspec` command, one subparser per `COMMANDS` entry."""
     p = argparse.ArgumentParser(
@@ -372,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"blockspec {bs.__version__}")
-    _color_option(p, "auto")
+    ct.add_color(p, "auto")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         sp = sub.add_parser(
@@ -383,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         command.add_arguments(sp)
-        _color_option(sp, None)  # after the subcommand too: `blockspec check --color never`
+        ct.add_color(sp, None)  # after the subcommand too: `blockspec check --color never`
         sp.set_defaults(func=command.run, _parser=sp)
     return p
 

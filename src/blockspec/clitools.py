@@ -16,18 +16,25 @@ from typing import TextIO
 
 import blockspec as bs
 from blockspec.api import OverrideText
-from blockspec.compiler.budget import DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PARAMS
+from blockspec.compiler import ir
+from blockspec.compiler.budget import (
+    DEFAULT_MAX_ACTIVATION_BYTES,
+    DEFAULT_MAX_PARAMS,
+    check_budget,
+)
 from blockspec.sources import NamedText, Source, read_stream
 
 __all__ = [
     "Exit",
     "STDIN",
     "add_budgets",
+    "add_color",
     "add_overrides",
     "amount",
     "fail",
     "override",
     "overrides",
+    "parse_spec",
     "positive_int",
     "report",
     "say",
@@ -151,6 +158,16 @@ def add_budgets(sp: argparse.ArgumentParser) -> None:
     )
 
 
+def add_color(p: argparse.ArgumentParser, default: str | None) -> None:
+    """``--color``; a subcommand's (`default` None) keeps the value given before it."""
+    p.add_argument(
+        "--color",
+        choices=COLOR_CHOICES,
+        default=argparse.SUPPRESS if default is None else default,
+        help="colour the errors: auto (on a terminal, unless NO_COLOR is set), always or never",
+    )
+
+
 def overrides(args: argparse.Namespace) -> dict[str, OverrideText] | None:
     """The ``--set`` pairs as API overrides; a name set twice is a usage error."""
     out: dict[str, OverrideText] = {}
@@ -179,6 +196,15 @@ def spec_source(name: str) -> Source:
         stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
         _stdin_text = NamedText(decode(read_stream(stream), "<stdin>"), "<stdin>")
     return _stdin_text
+
+
+def parse_spec(name: str, args: argparse.Namespace, budget: bool = True) -> ir.Network:
+    """Parse a FILE argument (a path, or `-`) with the ``--set`` overrides of `args`; with
+    `budget`, check ``--max-params``/``--max-memory`` too."""
+    net = bs.parse(spec_source(name), overrides(args))
+    if budget:
+        check_budget(net, args.max_params, args.max_memory)
+    return net
 
 
 def forget_stdin() -> None:
