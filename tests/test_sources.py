@@ -42,8 +42,12 @@ def test_a_device_and_a_folder_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SpecValueError, match="/dev/zero is a device"):
         bs.parse(Path("/dev/zero"))
     with pytest.raises(SpecValueError, match="is a folder") as info:
-        bs.parse(str(tmp_path))  # an existing folder named by a str is a path too
+        bs.parse(tmp_path)
     assert "inside it" in (info.value.hint or "")
+    with pytest.raises(SpecSyntaxError) as syntax:
+        bs.parse(".")  # a folder named by a str is text (so "." is never a path), with a hint
+    assert "'.' is a folder" in (syntax.value.hint or "")
+    assert syntax.value.span is not None and syntax.value.span.file == "<string>"
 
 
 def test_a_file_over_the_limit_is_refused(tmp_path: Path) -> None:
@@ -130,7 +134,7 @@ def test_a_missing_file_name_hints_at_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "net.txt"
     with pytest.raises(SpecSyntaxError) as info:
         bs.parse(str(missing))
-    assert f"no file named '{missing}' exists" in (info.value.hint or "")
+    assert f"'{missing}' names no file" in (info.value.hint or "")
     with pytest.raises(SpecValueError, match="no such spec file"):
         bs.parse(str(tmp_path / "net.bspec"))  # a .bspec name without spec syntax: a path
 
@@ -138,4 +142,4 @@ def test_a_missing_file_name_hints_at_the_path(tmp_path: Path) -> None:
 def test_a_one_line_spec_is_text_not_a_path() -> None:
     with pytest.raises(SpecSyntaxError) as info:
         bs.parse("let C = 1 input { channels = 1 }")
-    assert "no file named" not in (info.value.hint or "")
+    assert "names no file" not in (info.value.hint or "")

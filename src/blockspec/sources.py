@@ -9,11 +9,11 @@ failure is a `SpecError` subclass whose message names the source.
 Which `str` is a path and which is spec text:
 
 1. a `str` with a new line is spec text;
-2. a one-line `str` that names an existing file or folder (any name) is a path;
+2. a one-line `str` that names an existing file (any name, any kind but a folder) is a path;
 3. a one-line `str` that ends in ``.bspec`` and holds none of the characters spec text needs
    (``{ } = # "``) is a path, so a missing one is "no such spec file";
 4. any other `str` is spec text, named ``<string>`` in errors; when it is one line that looks
-   like a file name and does not parse, the error says that no such file exists.
+   like a file name (or names a folder) and does not parse, the error's hint says so.
 
 A `pathlib.Path` (any `os.PathLike`) is always a path; a `NamedText` is text with a name.
 """
@@ -64,8 +64,8 @@ def is_path(source: str) -> bool:
     """Whether a `str` source is a file name rather than spec text (the module doc's rules)."""
     if "\n" in source or "\r" in source:
         return False
-    if os.path.lexists(source):  # False, not an error, for a name with a NUL byte
-        return True  # a folder or a FIFO is a path too, refused as such when read
+    if os.path.lexists(source) and not os.path.isdir(source):  # False for a NUL byte
+        return True  # a FIFO or a device is a path too, refused as such when read
     return source.strip().endswith(".bspec") and not SPEC_CHARS.intersection(source)
 
 
@@ -92,7 +92,7 @@ def read_source(source: Source) -> tuple[str, str]:
             f"a spec source is a path, a str or a NamedText, not {type(source).__name__}"
         )
     text = _checked_text(source, "<string>")
-    if _looks_like_a_file_name(source):
+    if _looks_like_a_file_name(source) or ("\n" not in source and os.path.isdir(source)):
         _hint_at_the_path(source)
     return text, "<string>"
 
@@ -104,8 +104,9 @@ def _hint_at_the_path(text: str) -> None:
     try:
         parse_spec(text, "<string>")
     except SpecError as err:
+        what = "is a folder" if os.path.isdir(text) else "names no file"
         note = (
-            f"no file named {text.strip()!r} exists, so this str was read as spec text "
+            f"{text.strip()!r} {what}, so this str was read as spec text "
             "(a one-line str is a path when it names a file or ends in .bspec)"
         )
         err.hint = note
