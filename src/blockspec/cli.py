@@ -20,7 +20,6 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 # torch warns on import when numpy is missing; a CLI user has nothing to do about it
@@ -28,6 +27,7 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 
 import blockspec as bs  # noqa: E402
 from blockspec import clitools as ct  # noqa: E402
+from blockspec.clitools import Command  # noqa: E402
 from blockspec.clitools import Exit as _Exit  # noqa: E402
 from blockspec.clitools import fail as _fail  # noqa: E402
 from blockspec.clitools import report as _report  # noqa: E402
@@ -52,18 +52,6 @@ A FILE of `-` reads the spec from standard input.
 exit codes: 0 ok, 1 spec error (or not formatted, or `dot` missing), 2 usage error.
 Errors are coloured on a terminal (--color auto) unless NO_COLOR is set to a non-empty value.
 """
-
-
-@dataclass(frozen=True)
-class Command:
-    """One subcommand: `add_arguments(parser)` declares its arguments, `run(args)` returns the
-    exit code (a `SpecError` it raises is reported and exits 1)."""
-
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-    example: str = ""
 
 
 COMMANDS: list[Command] = []

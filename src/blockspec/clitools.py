@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import os
 import re
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -25,6 +28,7 @@ from blockspec.compiler.budget import (
 from blockspec.sources import NamedText, Source, read_stream
 
 __all__ = [
+    "Command",
     "Exit",
     "STDIN",
     "add_budgets",
@@ -65,6 +69,31 @@ _UNITS = {
     "gib": 2**30,
     "tib": 2**40,
 }
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand of `blockspec.cli`: `add_arguments(parser)` declares its arguments and
+    `run(args)` returns the exit code (a `SpecError` it raises is reported, exit code 1)."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    example: str = ""
+
+    @classmethod
+    def from_module(cls, name: str, help: str, module: str, example: str = "") -> Command:
+        """A command whose `add_arguments` and `run` are functions of `module`, imported only
+        when the parser is built (so that module may itself import `blockspec.cli`)."""
+
+        def add_arguments(parser: argparse.ArgumentParser) -> None:
+            importlib.import_module(module).add_arguments(parser)
+
+        def run(args: argparse.Namespace) -> int:
+            return importlib.import_module(module).run(args)
+
+        return cls(name, help, add_arguments, run, example)
 
 
 class Exit(Exception):

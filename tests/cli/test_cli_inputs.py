@@ -325,3 +325,18 @@ def test_compile_seed_out_of_range_is_a_usage_error(
     r = call(monkeypatch, "compile", specs["small"], "-o", tmp_path / "m.pt", "--seed", value)
     assert r.code == 2 and "--seed" in r.err and "Traceback" not in r.err
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_command_from_a_module(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "extra_command_mod.py").write_text(
+        "import blockspec.cli\n"  # a command module may import the CLI itself
+        "def add_arguments(p):\n    p.add_argument('word')\n"
+        "def run(args):\n    print('said', args.word)\n    return 0\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, "COMMANDS", list(cli.COMMANDS))
+    cli.register(cli.Command.from_module("say", "say a word", "extra_command_mod", "say hi"))
+    r = call(monkeypatch, "say", "hi")
+    assert (r.code, r.out) == (0, "said hi\n"), r.err
+    assert "say a word" in call(monkeypatch, "--help").out
