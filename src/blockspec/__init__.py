@@ -1,11 +1,13 @@
 """blockspec: a compiler for imaging-network architectures.
 
 ``bs.parse`` a spec into validated IR, ``bs.compile`` it into a ``torch.nn.Module``,
-``bs.summary`` its shapes and costs, ``bs.format`` its text; see DESIGN.md.
+``bs.summary`` its shapes and costs, ``bs.format`` its text, ``bs.save`` / ``bs.load``
+checkpoints.
 """
 
-from .api import block, compile, format, parse, summary
-from .checkpoint import load, save
+from typing import Any
+
+from .api import block, compile, example_input, format, parse, summary
 from .errors import (
     BudgetError,
     CheckpointError,
@@ -18,8 +20,24 @@ from .errors import (
 
 __version__ = "0.1.0"
 
+#: names whose modules import torch: loaded on first use, so `import blockspec` (and
+#: `blockspec check | fmt | summary`) start without it
+_LAZY = {"save": "checkpoint", "load": "checkpoint"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'blockspec' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 __all__ = [
-    "parse", "compile", "block", "summary", "format", "save", "load",
+    "parse", "compile", "block", "summary", "format", "save", "load", "example_input",
     "SpecError", "SpecSyntaxError", "SpecValueError", "ShapeError", "BudgetError",
     "CheckpointError", "Span", "__version__",
 ]  # fmt: skip

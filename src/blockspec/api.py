@@ -2,176 +2,38 @@
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from .compiler import ast as A
 from .compiler import ir
 from .compiler.budget import DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PARAMS, check_budget
-from .compiler.infer import NodeStats, infer, totals
-from .compiler.printer import format_expr, format_spec
-from .compiler.resolve import resolve
-from .compiler.validate import validate
-from .compiler.values import check_limits, evaluate
-from .errors import Span, SpecError, SpecSyntaxError, SpecValueError
+from .compiler.infer import infer
+from .compiler.overrides import OverrideText, freeze, override_exprs
+from .compiler.pipeline import compile_spec
+from .compiler.printer import format_spec
+from .compiler.summary import Summary
+from .compiler.values import check_limits
+from .errors import Span, SpecValueError
 from .sources import Source, read_source
 
-__all__ = ["parse", "compile", "block", "summary", "format", "read_source", "Summary"]
-
-
-def _override_exprs(overrides: Mapping[str, Any] | None) -> dict[str, A.Expr]:
-    """API/CLI overrides as expressions; each gets a line of the pseudo-file <overrides>.
-
-    Keeping them as expressions lets the canonical text (`model.spec`) carry them.
-    """
-    if not overrides:
-        return {}
-    lines = []
-    for name, v in overrides.items():
-        if isinstance(v, OverrideText):
-            text = v.text
-        else:  # written as the spec would write it: true, [8, 8, 1], "T1L1"
-            text = format_expr(_python_expr(v, Span(1, 1, 1, "<overrides>", "")))
-        lines.append(f"{name}={text}")
-    source = "\n".join(lines)
-    out: dict[str, A.Expr] = {}
-    for i, (name, v) in enumerate(overrides.items(), start=1):
-        span = Span(
-            i, len(name) + 2, max(1, len(lines[i - 1]) - len(name) - 1), "<overrides>", source
-        )
-        out[name] = v.parse(i, source) if isinstance(v, OverrideText) else _python_expr(v, span)
-    return out
-
-
-def _python_expr(obj: Any, span: Span) -> A.Expr:
-    """A Python override value as the expression that writes it."""
-    if isinstance(obj, bool):
-        return A.BoolLit(obj, span)
-    if isinstance(obj, int | float):
-        if isinstance(obj, float) and not math.isfinite(obj):
-            raise SpecValueError(f"{obj} is not a finite number", span)
-        lit = (
-            A.IntLit(abs(obj), str(abs(obj)), span)
-            if isinstance(obj, int)
-            else A.FloatLit(abs(obj), repr(abs(obj)), span)
-        )
-        return A.Neg(lit, span) if obj < 0 else lit
-    if isinstance(obj, str):
-        if '"' in obj or "\n" in obj:
-            raise SpecValueError("a string value cannot hold a quote or a new line", span)
-        return A.StrLit(obj, span)
-    if isinstance(obj, list | tuple):
-        return A.ListExpr(tuple(_python_expr(o, span) for o in obj), span)
-    raise SpecValueError(
-        f"cannot use a {type(obj).__name__} as a value",
-        span,
-        "overrides take numbers, bools, strings and lists",
-    )
-
-
-@dataclass(frozen=True)
-class OverrideText:
-    """An override written as text (``--set C=64``): the value is parsed as an expression."""
-
-    text: str
-
-    def parse(self, line: int, source: str) -> A.Expr:
-        """The value as an expression placed on `line` of the <overrides> pseudo-file."""
-        start = source.split("\n")[line - 1].index("=") + 2  # column of the value
-        here = Span(line, start, max(1, len(self.text)), "<overrides>", source)
-        if "\n" in self.text or not self.text.strip():
-            raise SpecSyntaxError(
-                "an override is one expression on one line", here, "write NAME=VALUE, e.g. C=64"
-            )
-        dcol = start - 1 - len("let _=")
-        try:
-            spec = A.parse_spec(f"let _={self.text}", "<overrides>")
-        except SpecError as err:
-            sp = err.span or here
-            err.span = Span(line, max(start, sp.column + dcol), sp.length, "<overrides>", source)
-            err.errors = [err]
-            raise err from None
-        if len(spec.statements) != 1:
-            raise SpecSyntaxError(
-                "an override is one expression", here, "write NAME=VALUE, e.g. C=64"
-            )
-        expr = spec.statements[0].value  # type: ignore[union-attr]
-        return _shift(expr, line, dcol, source)
-
-
-def _shift(expr: A.Expr, line: int, dcol: int, source: str) -> A.Expr:
-    """Move an expression parsed from a one-line override to its place in <overrides>."""
-
-    def fix(sp: Span) -> Span:
-        return Span(line, sp.column + dcol, sp.length, "<overrides>", source)
-
-    changes: dict[str, Any] = {"span": fix(expr.span)}
-    if isinstance(expr, A.BinOp):
-        changes.update(
-            left=_shift(expr.left, line, dcol, source),
-            right=_shift(expr.right, line, dcol, source),
-            op_span=fix(expr.op_span),
-        )
-    elif isinstance(expr, A.Neg):
-        changes["operand"] = _shift(expr.operand, line, dcol, source)
-    elif isinstance(expr, A.ListExpr):
-        changes["items"] = tuple(_shift(i, line, dcol, source) for i in expr.items)
-    return dataclasses.replace(expr, **changes)
+__all__ = [
+    "parse", "compile", "block", "summary", "format", "read_source", "Summary", "OverrideText",
+    "example_input",
+]  # fmt: skip
 
 
 @lru_cache(maxsize=64)
 def _parse_text(text: str, file: str, overrides: tuple) -> ir.Network:
-    spec = A.parse_spec(text, file)
-    exprs = _override_exprs(dict(overrides))
-    net = validate(resolve(spec, {name: evaluate(e, {}) for name, e in exprs.items()}))
-    # the canonical text carries the overrides, so it rebuilds this very network
-    stmts = tuple(
-        dataclasses.replace(st, value=exprs[st.name])
-        if isinstance(st, A.Let) and st.name in exprs
-        else st
-        for st in spec.statements
-    )
-    return dataclasses.replace(net, text=format_spec(dataclasses.replace(spec, statements=stmts)))
-
-
-def _freeze(overrides: Mapping[str, Any] | None) -> tuple:
-    """Overrides as a hashable key (for the parse cache), their types checked first."""
-    if not overrides:
-        return ()
-    if not isinstance(overrides, Mapping):
-        raise SpecValueError("overrides must be a mapping of let names to values")
-
-    def check(name: object, v: object) -> None:
-        if not isinstance(name, str):
-            raise SpecValueError(f"an override names a let by a str, not {name!r}")
-        if isinstance(v, list | tuple):
-            for item in v:
-                check(name, item)
-        elif not isinstance(v, bool | int | float | str | OverrideText):
-            raise SpecValueError(
-                f"override {name}: cannot use a {type(v).__name__} as a value",
-                None,
-                "overrides take numbers, bools, strings and lists",
-            )
-
-    for name, v in overrides.items():
-        check(name, v)
-
-    def fz(v):
-        return tuple(fz(x) for x in v) if isinstance(v, list | tuple) else v
-
-    return tuple((k, fz(v)) for k, v in overrides.items())
+    return compile_spec(A.parse_spec(text, file), override_exprs(dict(overrides)))
 
 
 def parse(source: Source, overrides: Mapping[str, Any] | None = None) -> ir.Network:
     """Parse, resolve and validate a spec; returns the typed IR or raises `SpecError`."""
     text, file = read_source(source)
     try:
-        return _parse_text(text, file, _freeze(overrides))
+        return _parse_text(text, file, freeze(overrides))
     except RecursionError:  # pragma: no cover - every limit is checked before recursing
         raise SpecValueError("the spec nests too deeply", Span(1, 1, 1, file, text)) from None
 
@@ -215,6 +77,7 @@ def compile(  # noqa: A001 - the public name DESIGN.md gives it
     """
     from .compiler.lower import lower
 
+    seed = _check_seed(seed)
     net = source if isinstance(source, ir.Network) else parse(source, overrides)
     check_budget(net, max_params, max_activation_bytes)
     model = lower(net, seed=seed)
@@ -235,7 +98,7 @@ def block(
     **cell: Any,
 ):
     """One `Block` from a block string with the language defaults (and `cell` keys) applied."""
-    from .runtime.block import Block
+    from .compiler.lower import lower_block
 
     def lit(v: Any) -> str:
         if isinstance(v, bool):
@@ -253,42 +116,47 @@ def block(
         f'backbone soanet {{ channels = [{C_out}], stages = ["{text}"] }}\n'
     )
     net = parse(spec)
-    blk = net.backbone.stages[0]  # type: ignore[union-attr]
+    return lower_block(net.backbone.stages[0], seed)  # type: ignore[union-attr]
+
+
+def _check_seed(seed: object) -> int | None:
+    """A seed torch accepts (None, or an int in [0, 2**64)), or a clear error."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise SpecValueError(
+            f"seed must be an integer or None, not {type(seed).__name__} {seed!r}",
+            None,
+            "pass seed=0 (any int from 0 to 2**64 - 1), or seed=None for torch's own state",
+        )
+    if not 0 <= seed < 2**64:
+        raise SpecValueError(
+            f"seed {seed} is out of range", None, "a seed is an integer from 0 to 2**64 - 1"
+        )
+    return seed
+
+
+def example_input(
+    source: Source | ir.Network | Any, batch: int = 1, seed: int | None = 0, dtype: Any = None
+):
+    """A random input the network accepts: ``[batch, C, D, H, W]`` at its static size, the
+    smallest valid size on dynamic axes; of the model's dtype when given a compiled model."""
     import torch
 
-    if seed is None:
-        return Block(blk.config)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return Block(blk.config)
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Per-node shapes and costs of a network; `str()` is the table."""
-
-    network: ir.Network
-    rows: tuple[NodeStats, ...]
-
-    @property
-    def totals(self):
-        return totals(list(self.rows))
-
-    def to_dict(self) -> dict:
-        from .compiler.summary import summary_dict
-
-        return summary_dict(self)
-
-    def table(self, depth: int | None = None) -> str:
-        from .compiler.summary import summary_table
-
-        return summary_table(self, depth)
-
-    def __str__(self) -> str:
-        return self.table()
+    net = getattr(source, "ir", source)
+    if not isinstance(net, ir.Network):
+        net = parse(net)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise SpecValueError(f"batch must be a positive integer, not {batch!r}")
+    if dtype is None:
+        param = next(iter(source.parameters()), None) if hasattr(source, "parameters") else None
+        dtype = param.dtype if param is not None else torch.float32
+    d, h, w = ir.concrete(net.input.size, net.input)
+    gen = None if seed is None else torch.Generator().manual_seed(_check_seed(seed))
+    return torch.randn(batch, net.input.channels, d, h, w, generator=gen, dtype=dtype)
 
 
 def summary(source: Source | ir.Network, overrides: Mapping[str, Any] | None = None) -> Summary:
     """Shapes, parameters, FLOPs and activation memory per node, with totals."""
     net = source if isinstance(source, ir.Network) else parse(source, overrides)
-    return Summary(net, tuple(infer(net)))
+    return Summary(net, net.stats or tuple(infer(net)))

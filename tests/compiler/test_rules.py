@@ -10,7 +10,7 @@ import torch
 import blockspec as bs
 from blockspec.compiler.ast import parse_spec
 from blockspec.compiler.lower import lower
-from blockspec.compiler.resolve import resolve
+from blockspec.compiler.pipeline import resolve
 from blockspec.errors import BudgetError, ShapeError, SpecError, SpecValueError
 
 

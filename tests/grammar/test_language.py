@@ -10,7 +10,7 @@ import pytest
 
 import blockspec as bs
 from blockspec.compiler.ast import parse_spec
-from blockspec.compiler.resolve import CODES
+from blockspec.language import CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"

@@ -4,16 +4,13 @@ drop-path."""
 
 from __future__ import annotations
 
-import ast
 import math
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-import blockspec.runtime
 from blockspec.errors import ShapeError, SpecValueError
 from blockspec.runtime.activations import build_activation
 from blockspec.runtime.attention import build_core
@@ -249,20 +246,6 @@ def test_mixer_hidden_width_is_floored():
 def test_extra_repr_shows_the_spec():
     text = repr(Cell(cfg_for("Sh", heads=4, window=(4, 4, 2))))
     assert "code=Sh" in text and "heads=4" in text and "window=(4, 4, 2)" in text
-
-
-def test_runtime_does_not_import_the_compiler():
-    """timm's rule: the runtime never imports the compiler (checked on the import statements)."""
-    root = Path(blockspec.runtime.__file__).parent
-    for path in sorted(root.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            elif isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            else:
-                continue
-            assert not any(n.startswith("blockspec.compiler") for n in names), path
 
 
 def test_unknown_names_are_spec_value_errors():

@@ -31,7 +31,7 @@ def human(n: float, unit: str = "") -> str:
 
 def check_budget(net: ir.Network, max_params: float, max_activation_bytes: float) -> None:
     """Raise `BudgetError` pointing at the largest contributor when a budget is exceeded."""
-    rows = infer(net)
+    rows = list(net.stats) or infer(net)
     params = sum(r.stats.params for r in rows)
     memory = sum(r.stats.memory for r in rows)
     for total, limit, attr, what, unit, flag in (

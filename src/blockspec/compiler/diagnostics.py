@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..errors import SpecError, SpecSyntaxError
+from ..language import CODES
 
 __all__ = [
     "Collector", "Consequence", "did_you_mean", "divisors", "from_lark", "raise_all", "sort_errors"
@@ -54,6 +55,7 @@ _WORDS = {
 }
 
 _ORDER = list(_WORDS)
+_CODE_LIST = " ".join(CODES)
 
 
 def end_position(text: str) -> tuple[int, int]:
@@ -115,8 +117,8 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
                 return SpecSyntaxError(
                     f"unexpected '{ch}' in a block string",
                     span,
-                    "cell codes start with a capital letter: L1 L0 G1 G0 T1 T0 F1 F0 L3 G3 V2 V3 "
-                    "S3 Sh C2 C3; overrides follow a code directly, e.g. L1(heads=4)",
+                    f"cell codes start with a capital letter: {_CODE_LIST}; "
+                    "overrides follow a code directly, e.g. L1(heads=4)",
                 )
         shown = repr(ch) if ch else "end of text"
         return SpecSyntaxError(
@@ -153,7 +155,7 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
             return SpecSyntaxError(
                 f"'{tok}' is not a cell code",
                 span,
-                "cell codes are two characters: L1 L0 G1 G0 T1 T0 F1 F0 L3 G3 V2 V3 S3 Sh C2 C3",
+                f"cell codes are two characters: {_CODE_LIST}",
             )
         if in_block_string and tok.type == "NAME" and "CODE" in expected:
             hint = "an override follows its code directly, without a space: L1(heads=4)"

@@ -17,13 +17,19 @@ Dynamic (``?``) sizes are evaluated at the smallest valid size (`Input.minimum`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 
-from ..runtime.config import FAMILIES_3D, CellConfig
+from ..language import FAMILIES
+from ..language.schema import CellConfig
 from . import ir
+from .outputs import output_shapes
+from .state import Unit
 
-__all__ = ["Stats", "NodeStats", "infer", "cell_params", "cell_flops", "token_pixels"]
+__all__ = [
+    "Stats", "NodeStats", "infer", "cell_params", "cell_flops", "token_pixels", "output_shapes",
+    "run",
+]  # fmt: skip
 
 BYTES = 4  # float32
 
@@ -65,7 +71,7 @@ def _lin(a: int, b: int) -> int:
 
 
 def _kernel(family: str) -> int:
-    return 27 if family in FAMILIES_3D else 9
+    return FAMILIES[family].kernel
 
 
 def norm_params(kind: str | None, c: int, h: int, w: int) -> int:
@@ -82,37 +88,12 @@ def act_params(name: str) -> int:
 
 def token_pixels(cfg: CellConfig) -> int:
     """Pixels per token: the patch (L, G, L3, G3), the window (V2, V3), 1 (S3, Sh)."""
-    wh, ww, wd = cfg.window
-    ph, pw, pd = cfg.patch
-    f = cfg.family
-    if f in ("L", "G"):
-        return ph * pw
-    if f in ("L3", "G3"):
-        return ph * pw * pd
-    if f == "V2":
-        return wh * ww
-    if f == "V3":
-        return wh * ww * wd
-    return 1
+    return FAMILIES[cfg.family].token_pixels(cfg.window, cfg.patch)
 
 
 def _grid(cfg: CellConfig, size: tuple[int, int, int]) -> tuple[int, ...]:
     """Tokens per group along each axis (the position-table grid g)."""
-    d, h, w = size
-    wh, ww, wd = cfg.window
-    ph, pw, pd = cfg.patch
-    f = cfg.family
-    if f == "L":
-        return (wh // ph, ww // pw)
-    if f == "L3":
-        return (wh // ph, ww // pw, wd // pd)
-    if f in ("S3", "Sh"):
-        return (wh, ww, wd)
-    if f in ("G", "V2"):
-        return (h // wh, w // ww)
-    if f in ("G3", "V3"):
-        return (h // wh, w // ww, d // wd)
-    return ()
+    return FAMILIES[cfg.family].grid(cfg.window, cfg.patch, size)
 
 
 def _mixer_hidden(cfg: CellConfig) -> int:
@@ -120,7 +101,7 @@ def _mixer_hidden(cfg: CellConfig) -> int:
 
 
 def _uses_lin(cfg: CellConfig, what: str) -> bool:
-    if cfg.family in ("T", "C2", "C3"):
+    if not FAMILIES[cfg.family].lin_ok:
         return False
     return (cfg.attention if what == "attention" else cfg.mixer) == "lin"
 
@@ -128,7 +109,7 @@ def _uses_lin(cfg: CellConfig, what: str) -> bool:
 # ----------------------------------------------------------------------------- cells
 def core_params(cfg: CellConfig, size: tuple[int, int, int]) -> int:
     ci, co, n, k = cfg.c_in, cfg.c_out, cfg.heads, _kernel(cfg.family)
-    if cfg.family in ("C2", "C3"):
+    if not FAMILIES[cfg.family].attention:
         return (
             _conv(ci, co, k)
             + norm_params(cfg.norm, co, size[1], size[2])
@@ -146,7 +127,7 @@ def core_params(cfg: CellConfig, size: tuple[int, int, int]) -> int:
             total += _conv(co, co, k)
     if cfg.cosine:
         total += n
-    if cfg.rel_pos_bias and cfg.family != "T":
+    if cfg.rel_pos_bias and not FAMILIES[cfg.family].temporal:
         total += prod(2 * g - 1 for g in _grid(cfg, size)) * n
     return total
 
@@ -175,21 +156,7 @@ def cell_params(cfg: CellConfig, size: tuple[int, int, int]) -> int:
 
 
 def _group_size(cfg: CellConfig, size: tuple[int, int, int]) -> int:
-    d, h, w = size
-    wh, ww, wd = cfg.window
-    ph, pw, pd = cfg.patch
-    f = cfg.family
-    if f == "T":
-        return d
-    if f == "L":
-        return (wh // ph) * (ww // pw)
-    if f == "L3":
-        return (wh // ph) * (ww // pw) * (wd // pd)
-    if f in ("G", "V2"):
-        return (h // wh) * (w // ww)
-    if f in ("G3", "V3"):
-        return (h // wh) * (w // ww) * (d // wd)
-    return wh * ww * wd  # S3, Sh
+    return FAMILIES[cfg.family].group_size(cfg.window, cfg.patch, size)
 
 
 def cell_flops(cfg: CellConfig, size: tuple[int, int, int]) -> int:
@@ -200,9 +167,10 @@ def cell_flops(cfg: CellConfig, size: tuple[int, int, int]) -> int:
     fl = 0
     if ci != co:
         fl += 2 * ci * co * k * n_pix
-    if cfg.family in ("C2", "C3"):
+    fam = FAMILIES[cfg.family]
+    if not fam.attention:
         fl += 2 * ci * co * k * n_pix
-    elif cfg.family == "T":
+    elif fam.temporal:
         sh, sw = cfg.temporal_stride
         small = d * (h // sh) * (w // sw)
         fl += 2 * 2 * ci * co * 9 * small + 2 * ci * co * 9 * n_pix  # q, k strided; v full
@@ -238,11 +206,12 @@ def cell_memory(cfg: CellConfig, size: tuple[int, int, int]) -> int:
     n_pix = d * h * w
     ci, co = cfg.c_in, cfg.c_out
     elems = 2 * ci * n_pix  # input and normalised input
-    if cfg.family in ("C2", "C3"):
+    fam = FAMILIES[cfg.family]
+    if not fam.attention:
         elems += 3 * co * n_pix  # conv out, norm out, activation out
     else:
         elems += 5 * co * n_pix  # q, k, v, attention output, projection
-        if cfg.family == "T":
+        if fam.temporal:
             elems += cfg.heads * d * d
         else:
             elems += cfg.heads * (n_pix // token_pixels(cfg)) * _group_size(cfg, size)
@@ -385,23 +354,15 @@ def infer(net: ir.Network) -> list[NodeStats]:
     return [node_stats(n, net.input) for n in net.nodes()]
 
 
-def output_shapes(net: ir.Network) -> list[tuple]:
-    """The shapes (without batch) the compiled network returns: one, or one per list item."""
-    if net.head is not None:
-        cfg = net.head.config
-        return [(cfg.n, *net.head.size_in) if cfg.kind == "conv" else (cfg.n,)]
-    bb = net.backbone
-    if isinstance(bb, ir.UNet):
-        dec = bb.levels[0].dec
-        return [(dec.c_out, *dec.size)]
-    if isinstance(bb, ir.HRNet):
-        outs = [(b.c_out, *b.size) for b in bb.out]
-        return outs + [(sum(bb.channels), *bb.aggregate_size)]
-    return [(b.c_out, *b.size) for b in bb.stages]
-
-
 def totals(rows: list[NodeStats]) -> Stats:
     total = ZERO
     for r in rows:
         total = total + r.stats
     return total
+
+
+def run(unit: Unit) -> Unit:
+    """Pass: attach the per-node shapes and costs to the network (computed once)."""
+    assert unit.network is not None
+    net = unit.network
+    return replace(unit, network=replace(net, stats=tuple(infer(net))))

@@ -1,9 +1,9 @@
 """The intermediate representation: frozen, fully resolved, hashable.
 
-Every node knows its place in the network (`path`, the module name it will have), the runtime
-configuration it lowers to (plain numbers from `blockspec.runtime.config`) and the source span
-it came from. Spans and origins take no part in equality, so the IR of a spec and of its
-formatted text compare equal.
+Every node knows its place in the network (`path`, the module name it will have), the
+configuration it lowers to (plain numbers of the shared schema, `blockspec.language.schema`)
+and the source span it came from. Spans and origins take no part in equality, so the IR of a
+spec and of its formatted text compare equal.
 
 Sizes are ``(D, H, W)``; an axis is an `int` or, for a dynamic (``?``) input axis, a `Sym`
 (the input size divided by a known factor).
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..errors import Span
-from ..runtime.config import (
+from ..language.schema import (
     BlockConfig,
     CellConfig,
     HeadConfig,
@@ -210,6 +210,8 @@ class Network:
     file: str = field(default="<string>", compare=False)
     source: str = field(default="", compare=False, repr=False)  # the text as written
     text: str = field(default="", compare=False, repr=False)  # canonical, overrides applied
+    #: per-node shapes and costs (`infer.NodeStats`), attached once by the pipeline
+    stats: tuple = field(default=(), compare=False, repr=False)
 
     def blocks(self) -> Iterator[Block]:
         """Every block, in module-construction order."""

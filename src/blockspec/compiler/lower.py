@@ -18,7 +18,7 @@ from ..runtime.config import (
 from ..runtime.network import build_network
 from . import ir
 
-__all__ = ["network_config", "lower"]
+__all__ = ["network_config", "lower", "lower_block"]
 
 
 def _backbone_config(bb: ir.UNet | ir.HRNet | ir.SOANet) -> UNetConfig | HRNetConfig | SOANetConfig:
@@ -63,3 +63,14 @@ def network_config(net: ir.Network) -> NetworkConfig:
 def lower(net: ir.Network, seed: int | None = 0) -> torch.nn.Module:
     """Build the module of a validated network; the same seed gives bit-identical weights."""
     return build_network(network_config(net), seed=seed)
+
+
+def lower_block(block: ir.Block, seed: int | None = 0) -> torch.nn.Module:
+    """Build the module of one validated block (`bs.block`); the seed fixes its weights."""
+    from ..runtime.block import Block
+
+    if seed is None:
+        return Block(block.config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Block(block.config)

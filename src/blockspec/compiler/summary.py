@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from . import ir
 from .budget import human
+from .infer import NodeStats, Stats, totals
 
-if TYPE_CHECKING:
-    from ..api import Summary
+__all__ = ["Summary", "summary_table", "summary_dict", "shape_text"]
 
-__all__ = ["summary_table", "summary_dict", "shape_text"]
+
+@dataclass(frozen=True)
+class Summary:
+    """Per-node shapes and costs of a network; `str()` is the table."""
+
+    network: ir.Network
+    rows: tuple[NodeStats, ...]
+
+    @property
+    def totals(self) -> Stats:
+        return totals(list(self.rows))
+
+    def to_dict(self) -> dict:
+        return summary_dict(self)
+
+    def table(self, depth: int | None = None) -> str:
+        return summary_table(self, depth)
+
+    def __str__(self) -> str:
+        return self.table()
 
 
 def shape_text(shape: tuple) -> str:

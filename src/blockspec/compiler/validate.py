@@ -1,37 +1,38 @@
 """Semantic rules over the resolved IR: one small function per concern.
 
 Each rule takes the network and yields `SpecError`s with the span of the text that caused
-them and a hint with values that would work. `validate()` runs every rule, collects all errors
-and raises them sorted by position; otherwise it returns the network with the dynamic-size
-step recorded (`dynamic_steps`). Nothing here allocates tensors.
+them and a hint with values that would work. The pass `run` applies every rule of `RULES`
+and adds what they find to the unit's errors (the pipeline raises them, sorted). Nothing
+here allocates tensors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
-from math import lcm
+from math import gcd
 
 from ..errors import ShapeError, Span, SpecError, SpecValueError
-from ..runtime.config import FAMILIES_3D, PATCHED_FAMILIES, WINDOWED_FAMILIES
+from ..language import FAMILIES, families_where
+from ..language.options import FRAME_MIXING_NORMS
 from . import ir
-from .diagnostics import divisors, raise_all
+from .diagnostics import divisors
+from .state import Unit
 
-__all__ = ["RULES", "validate", "dynamic_steps"]
+__all__ = ["RULES", "run", "axes_of", "window_along"]
 
-_WINDOWED = WINDOWED_FAMILIES
-_PATCHED = PATCHED_FAMILIES
-_SIZE_TABLES = {"G", "G3", "V2", "V3"}  # position tables that depend on the map size
-_FRAME_MIXING = {"batch2d", "batch3d", "instance3d"}
+_WINDOWED = families_where("windowed")
+_PATCHED = families_where("patched")
+_SIZE_TABLES = families_where("size_table")  # position tables that depend on the map size
+_THREE_D = families_where("three_d")
 _AXES = "DHW"
 
 
-def _axes_of(family: str) -> tuple[int, ...]:
+def axes_of(family: str) -> tuple[int, ...]:
     """Indices into (D, H, W) that a family's window partitions."""
-    return (0, 1, 2) if family in FAMILIES_3D else (1, 2)
+    return (0, 1, 2) if FAMILIES[family].three_d else (1, 2)
 
 
-def _win(cfg, axis: int) -> int:
+def window_along(cfg, axis: int) -> int:
     """Window along tensor axis (0=D, 1=H, 2=W); the config stores (H, W, D)."""
     return cfg.window[(2, 0, 1)[axis]]
 
@@ -86,14 +87,34 @@ def rule_map_sizes(net: ir.Network) -> Iterator[SpecError]:
                         if size % 2
                         else f"{ax} would shrink below 2 after {node.path}"
                     )
-                    yield ShapeError(
-                        msg,
-                        span,
-                        f"the input {ax} allows fewer {key}; or give an input {ax} that is a "
-                        f"multiple of a larger power of 2",
-                    )
+                    yield ShapeError(msg, span, _fewer_levels(net, axis, key))
                     return
                 size //= 2
+
+
+def _halvings(size: int) -> int:
+    """How often a map of `size` halves exactly while staying at least 2."""
+    k = 0
+    while size % 2 == 0 and size // 2 >= 2:
+        size //= 2
+        k += 1
+    return k
+
+
+def _fewer_levels(net: ir.Network, axis: int, key: str) -> str:
+    """The hint of a halving that does not fit: the most levels/stages the input allows."""
+    ax = _AXES[axis]
+    size = (net.stem.size_out if net.stem is not None else net.input.size)[axis]
+    bb = net.backbone
+    tail = f"or give an input {ax} that is a multiple of a larger power of 2"
+    if not isinstance(size, int):
+        return f"the input {ax} allows fewer {key}; {tail}"
+    k = _halvings(size)
+    # a U-Net halves once per level (the bridge sits below the last); HR-Net and SOANet
+    # halve between levels/stages
+    most = k if isinstance(bb, ir.UNet) else k + 1
+    where = "after the stem" if net.stem is not None else "of the input"
+    return f"use at most {most} {key} (the {ax} = {size} {where} halves {k} times); {tail}"
 
 
 def rule_stem(net: ir.Network) -> Iterator[SpecError]:
@@ -119,8 +140,8 @@ def rule_windows(net: ir.Network) -> Iterator[SpecError]:
         cfg = cell.config
         if cfg.family not in _WINDOWED:
             continue
-        for axis in _axes_of(cfg.family):
-            size, w = cell.size[axis], _win(cfg, axis)
+        for axis in axes_of(cfg.family):
+            size, w = cell.size[axis], window_along(cfg, axis)
             ax = _AXES[axis]
             if isinstance(size, int) and size % w:
                 span, note = _place(cell, "window", net, axis)
@@ -148,20 +169,37 @@ def rule_windows(net: ir.Network) -> Iterator[SpecError]:
 
 
 def rule_heads(net: ir.Network) -> Iterator[SpecError]:
-    """Heads divide the channels of every attention cell."""
-    seen: set = set()
+    """Heads divide the channels of every attention cell: one error per place `heads` is
+    written, with the heads that divide every channel count that place governs."""
+    places: dict = {}  # span -> [note, heads, first failing path, failing counts, all counts]
     for cell in net.cells():
         cfg = cell.config
-        if cfg.family in ("C2", "C3") or cfg.c_out % cfg.heads == 0:
+        if not FAMILIES[cfg.family].attention:
             continue
         span, note = _place(cell, "heads", net)
-        if (span, cfg.c_out) in seen:
+        entry = places.setdefault(span, [note, cfg.heads, None, [], set()])
+        entry[4].add(cfg.c_out)
+        if cfg.c_out % cfg.heads:
+            if entry[2] is None:
+                entry[2] = cell.path
+            if cfg.c_out not in entry[3]:
+                entry[3].append(cfg.c_out)
+    for span, (note, heads, path, bad, counts) in places.items():
+        if path is None:
             continue
-        seen.add((span, cfg.c_out))
+        if len(bad) == 1:
+            what = f"the {bad[0]} channels at {path}"
+        else:
+            what = f"the channels {', '.join(map(str, bad))} (first at {path})"
+        every = sorted(counts)
+        g = every[0]
+        for c in every[1:]:
+            g = gcd(g, c)
+        of = str(every[0]) if len(every) == 1 else ", ".join(map(str, every))
         yield ShapeError(
-            f"heads = {cfg.heads} does not divide the {cfg.c_out} channels at {cell.path}{note}",
+            f"heads = {heads} does not divide {what}{note}",
             span,
-            f"heads that divide {cfg.c_out}: " + divisors(cfg.c_out),
+            f"heads that divide {of}: " + divisors(g),
         )
 
 
@@ -170,7 +208,7 @@ def rule_static_sizes(net: ir.Network) -> Iterator[SpecError]:
     for cell in net.cells():
         cfg = cell.config
         dyn = [i for i in (1, 2) if isinstance(cell.size[i], ir.Sym)]
-        if cfg.family in FAMILIES_3D and isinstance(cell.size[0], ir.Sym):
+        if cfg.family in _THREE_D and isinstance(cell.size[0], ir.Sym):
             dyn = [0, *dyn]
         if cfg.rel_pos_bias and cfg.family in _SIZE_TABLES and dyn:
             yield ShapeError(
@@ -201,7 +239,7 @@ def rule_causal(net: ir.Network) -> Iterator[SpecError]:
     seen: set = set()
     for cell in net.cells():
         cfg = cell.config
-        if cfg.causal and cfg.norm in _FRAME_MIXING:
+        if cfg.causal and cfg.norm in FRAME_MIXING_NORMS:
             span, _ = _place(cell, "norm", net)
             if cell.origin("norm").span is None:
                 span, _ = _place(cell, "causal", net)
@@ -219,7 +257,7 @@ def rule_temporal_stride(net: ir.Network) -> Iterator[SpecError]:
     """Temporal Q/K strides divide H and W."""
     for cell in net.cells():
         cfg = cell.config
-        if cfg.family != "T":
+        if not FAMILIES[cfg.family].temporal:
             continue
         for i, s in zip((1, 2), cfg.temporal_stride):
             size = cell.size[i]
@@ -258,54 +296,10 @@ RULES: tuple[Callable[[ir.Network], Iterator[SpecError]], ...] = (
 )
 
 
-# ----------------------------------------------------------------------------- dynamic sizes
-def dynamic_steps(net: ir.Network) -> ir.Network:
-    """Record, per dynamic input axis, the step M and the smallest valid size.
-
-    M is the least common multiple of what every place needs: 2^k at each halving, 2^k times
-    the window there, the temporal stride, and the stem's patch.
-    """
-    inp = net.input
-    if not any(isinstance(a, ir.Sym) for a in inp.size):
-        return net
-    steps, mins = list(inp.step), list(inp.minimum)
-    stem_p = (1, 1, 1)
-    if net.stem is not None:
-        ph, pw, pd = net.stem.config.patch
-        stem_p = (pd, ph, pw)
-    for axis in range(3):
-        if not isinstance(inp.size[axis], ir.Sym):
-            continue
-        m = stem_p[axis]
-        deepest, halved = stem_p[axis], False  # the largest factor a map is divided by
-        for node in net.nodes():
-            if isinstance(node, ir.Block):
-                for cell in node.cells:
-                    a = cell.size[axis]
-                    if not isinstance(a, ir.Sym):
-                        continue
-                    cfg = cell.config
-                    if cfg.family in _WINDOWED and axis in _axes_of(cfg.family):
-                        m = lcm(m, a.div * _win(cfg, axis))
-                    if cfg.family == "T" and axis in (1, 2):
-                        m = lcm(m, a.div * cfg.temporal_stride[axis - 1])
-            elif isinstance(node, ir.Resample) and node.config.direction == "down":
-                out = node.size_out[axis]
-                if isinstance(out, ir.Sym):
-                    m = lcm(m, out.div)
-                    deepest, halved = max(deepest, out.div), True
-        # every map stays >= 2 in H and W (and in D when depth is halved)
-        need = 2 * deepest if axis > 0 or halved else deepest
-        steps[axis] = m
-        mins[axis] = max(m, -(-need // m) * m)
-    new_inp = replace(inp, step=tuple(steps), minimum=tuple(mins))  # type: ignore[arg-type]
-    return replace(net, input=new_inp)
-
-
-def validate(net: ir.Network) -> ir.Network:
-    """Run every rule; raise all errors (sorted) or return the network with dynamic steps."""
+def run(unit: Unit) -> Unit:
+    """Apply every rule to the unit's network."""
+    assert unit.network is not None
     errors: list[SpecError] = []
     for rule in RULES:
-        errors.extend(rule(net))
-    raise_all(errors)
-    return dynamic_steps(net)
+        errors.extend(rule(unit.network))
+    return unit.err(*errors)

@@ -1,4 +1,4 @@
-"""Evaluating expressions and `let`s, and checking values against what a key accepts.
+"""Evaluating expressions and `let`s (the checks of what a key accepts are in `checks`).
 
 Expressions have Python's meaning on numbers only. Every limit of LANGUAGE.md (magnitude below
 2**63, operator count, nesting) is checked before the work is done, so no input can hang or
@@ -11,27 +11,23 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .. import language as L
 from ..errors import Span, SpecError, SpecValueError
 from . import ast as A
 from .diagnostics import Consequence, did_you_mean
+from .precedence import needs_parens
 
 __all__ = [
     "Value", "Symbol", "DYN", "RESERVED", "VALUE_NAMES", "MAX_MAGNITUDE", "evaluate_lets",
-    "evaluate", "as_int", "as_float", "as_bool", "as_name", "as_int_list", "as_size",
-    "as_string", "check_limits",
+    "evaluate", "check_limits", "describe", "value_error",
 ]  # fmt: skip
 
-MAX_MAGNITUDE = 2**63
-MAX_OPERATORS = 256
-MAX_NESTING = 32
-
-RESERVED = frozenset("let input cell stem backbone head level stage true false".split())
+MAX_MAGNITUDE = L.MAX_MAGNITUDE
+MAX_OPERATORS = L.MAX_OPERATORS
+MAX_NESTING = L.MAX_NESTING
+RESERVED = L.RESERVED
 #: names that stand for values of some key; a `let` may not take them
-VALUE_NAMES = frozenset(
-    """keep_window_size keep_num_window mixed conv lin layer channel_layer batch2d instance2d
-    batch3d instance3d elu relu leakyrelu prelu relu6 selu celu gelu sequential parallel
-    interpolate stride merge linear nearest none unet hrnet soanet classify""".split()
-)
+VALUE_NAMES = L.VALUE_NAMES
 
 
 class Symbol(str):
@@ -84,7 +80,7 @@ def describe(v: object) -> str:
     return repr(v)
 
 
-def _err(msg: str, val: Value | A.Expr | Span, hint: str | None = None) -> SpecValueError:
+def value_error(msg: str, val: Value | A.Expr | Span, hint: str | None = None) -> SpecValueError:
     span = val if isinstance(val, Span) else val.span
     if isinstance(val, Value) and val.let:
         note = f"the value comes from 'let {val.let}'"
@@ -99,8 +95,6 @@ def check_limits(expr: A.Expr) -> None:
     Nesting counts parentheses (a sub-expression that needs them to keep its meaning) and
     lists; a flat chain such as ``1 + 2 + 3`` does not nest.
     """
-    from .printer import needs_parens
-
     ops = 0
     stack: list[A.Expr] = [expr]
     while stack:
@@ -108,7 +102,7 @@ def check_limits(expr: A.Expr) -> None:
         if isinstance(node, (A.BinOp, A.Neg)):
             ops += 1
             if ops > MAX_OPERATORS:
-                raise _err(
+                raise value_error(
                     f"expression has more than {MAX_OPERATORS} operators",
                     expr,
                     "split it into several lets",
@@ -118,7 +112,7 @@ def check_limits(expr: A.Expr) -> None:
     while deep:
         node, depth = deep.pop()
         if depth > MAX_NESTING:
-            raise _err(
+            raise value_error(
                 f"expression nests deeper than {MAX_NESTING} levels",
                 node,
                 "split it into several lets",
@@ -151,7 +145,7 @@ def _at_use(bound: Value, span: Span, let: str) -> Value:
 def _number(val: Value, op_span: Span, op: str) -> int | float:
     v = val.v
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _err(
+        raise value_error(
             f"'{op}' applies to numbers, not to {describe(v)}",
             val,
             "operators take integers or floats only",
@@ -223,7 +217,9 @@ def _eval(expr: A.Expr, env: Mapping[str, Value]) -> Value:
     if isinstance(expr, A.IntLit):
         digits = expr.text.lstrip("+-")
         if len(digits) > 19:
-            raise _err("integer literal with more than 19 digits", expr, "integers are below 2**63")
+            raise value_error(
+                "integer literal with more than 19 digits", expr, "integers are below 2**63"
+            )
         return Value(_check_magnitude(expr.value, expr.span), expr.span, expr)
     if isinstance(expr, A.FloatLit):
         return Value(_check_magnitude(expr.value, expr.span), expr.span, expr)
@@ -313,100 +309,16 @@ def evaluate_lets(
 def _check_let_value(val: Value) -> None:
     v = val.v
     if isinstance(v, Symbol):
-        raise _err(
+        raise value_error(
             f"unknown name '{v}'",
             val,
             "a let holds a number, bool, string or list; define lets before using them",
         )
     if v is DYN:
-        raise _err("'?' is only allowed in the input section", val)
+        raise value_error("'?' is only allowed in the input section", val)
     if isinstance(v, tuple):
         for item in v:
             _check_let_value(item)
 
 
 # ----------------------------------------------------------------------------- conversions
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def as_int(val: Value, key: str, minimum: int = 1) -> int:
-    v = val.v
-    if not _is_int(v):
-        hint = f"{key} takes an integer"
-        if isinstance(v, float):
-            hint += "; '/' always gives a number with a fraction: use '//' for integers"
-        if isinstance(v, Symbol):
-            hint += f"; '{v}' is neither a let nor a value of {key}"
-        raise _err(f"{key} must be an integer, not {describe(v)}", val, hint)
-    if v < minimum:
-        raise _err(f"{key} must be at least {minimum}, not {v}", val, f"use a value >= {minimum}")
-    return v  # type: ignore[return-value]
-
-
-def as_float(
-    val: Value, key: str, low: float, high: float | None, low_open: bool, high_open: bool
-) -> float:
-    v = val.v
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _err(f"{key} must be a number, not {describe(v)}", val)
-    x = float(v)
-    lo_ok = x > low if low_open else x >= low
-    hi_ok = True if high is None else (x < high if high_open else x <= high)
-    if not (lo_ok and hi_ok):
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        rng = f"{lo}{low:g}, {'inf' if high is None else f'{high:g}'}{hi}"
-        raise _err(f"{key} must be in {rng}, not {v}", val, f"use a value in {rng}")
-    return x
-
-
-def as_bool(val: Value, key: str) -> bool:
-    if not isinstance(val.v, bool):
-        raise _err(f"{key} must be true or false, not {describe(val.v)}", val)
-    return val.v
-
-
-def as_name(val: Value, key: str, options: Sequence[str]) -> str:
-    v = val.v
-    if isinstance(v, Symbol) and v in options:
-        return str(v)
-    if isinstance(v, str) and not isinstance(v, Symbol) and v in options:
-        raise _err(f"{key} takes a name, not a string", val, f"write {v} without quotes")
-    if isinstance(v, Symbol):
-        raise _err(f"unknown {key} '{v}'", val, did_you_mean(v, options))
-    raise _err(f"{key} must be one of {', '.join(options)}, not {describe(v)}", val)
-
-
-def as_int_list(val: Value, key: str, n: int, minimum: int = 1, axes: str = "") -> tuple[int, ...]:
-    v = val.v
-    if not isinstance(v, tuple):
-        raise _err(
-            f"{key} must be a list of {n} integers, not {describe(v)}",
-            val,
-            f"write {key} = [{', '.join(axes) if axes else '...'}]",
-        )
-    if len(v) != n:
-        raise _err(
-            f"{key} must have {n} entries, not {len(v)}",
-            val,
-            f"the entries are [{', '.join(axes)}]" if axes else None,
-        )
-    return tuple(as_int(item, f"{key}[{i}]", minimum) for i, item in enumerate(v))
-
-
-def as_size(val: Value, key: str) -> int | None:
-    """An input size: an integer >= 1, or None for '?'."""
-    if val.v is DYN:
-        return None
-    return as_int(val, key, 1)
-
-
-def as_string(val: Value, key: str) -> A.StrLit:
-    """A block string: returns the literal (with its span in the file) to parse."""
-    v = val.v
-    if isinstance(v, str) and not isinstance(v, Symbol):
-        lit = val.lit if isinstance(val.lit, A.StrLit) else A.StrLit(v, val.span)
-        return lit
-    hint = 'block strings are quoted, e.g. "T1L1G1"'
-    raise _err(f"{key} must be a block string, not {describe(v)}", val, hint)

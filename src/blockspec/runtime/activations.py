@@ -1,34 +1,38 @@
-"""Activation functions by name (SEMANTICS.md, Conventions)."""
+"""Activation functions by name (SEMANTICS.md, Conventions): the name -> module map.
+
+The names are the language's (`blockspec.language.options.ACTIVATIONS`); a test checks the
+two lists agree.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
 
 from torch import nn
 
 from blockspec.errors import SpecValueError
 
-__all__ = ["build_activation"]
+__all__ = ["ACTIVATION_LAYERS", "build_activation"]
+
+#: name -> a factory of a fresh module. `prelu` has one learned slope per module (init 0.25),
+#: `leakyrelu` uses slope 0.1, `gelu` is the tanh approximation, `gelu_erf` the exact GELU.
+ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
+    "elu": nn.ELU,
+    "relu": nn.ReLU,
+    "leakyrelu": partial(nn.LeakyReLU, 0.1),
+    "prelu": partial(nn.PReLU, num_parameters=1, init=0.25),
+    "relu6": nn.ReLU6,
+    "selu": nn.SELU,
+    "celu": nn.CELU,
+    "gelu": partial(nn.GELU, approximate="tanh"),
+    "gelu_erf": nn.GELU,
+}
 
 
 def build_activation(name: str) -> nn.Module:
-    """A fresh activation module for one of `config.ACTIVATIONS`.
-
-    `prelu` has one learned slope per module (init 0.25); `leakyrelu` uses slope 0.1;
-    `gelu` is the tanh approximation.
-    """
-    if name == "elu":
-        return nn.ELU()
-    if name == "relu":
-        return nn.ReLU()
-    if name == "leakyrelu":
-        return nn.LeakyReLU(0.1)
-    if name == "prelu":
-        return nn.PReLU(num_parameters=1, init=0.25)
-    if name == "relu6":
-        return nn.ReLU6()
-    if name == "selu":
-        return nn.SELU()
-    if name == "celu":
-        return nn.CELU()
-    if name == "gelu":
-        return nn.GELU(approximate="tanh")
-    raise SpecValueError(f"unknown activation {name!r}")
+    """A fresh activation module for one of the language's activation names."""
+    try:
+        return ACTIVATION_LAYERS[name]()
+    except KeyError:
+        raise SpecValueError(f"unknown activation {name!r}") from None

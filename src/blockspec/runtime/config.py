@@ -1,178 +1,40 @@
-"""Plain-number configurations the runtime is built from.
+"""The records the runtime is built from, and the family sets its modules test.
 
-The compiler lowers its typed IR into these frozen dataclasses; the runtime builds `torch.nn`
-modules from them. They hold only numbers, flags and short names (no spans, no spec text
-beyond the block string shown in `extra_repr`), so the runtime never parses anything and
-never imports the compiler.
-
-Axis order conventions (the same as SEMANTICS.md):
-- tensors are ``[B, C, D, H, W]``;
-- ``size`` is ``(D, H, W)`` of the map a module receives; ``None`` on an axis means the size
-  is dynamic (``?`` in the spec) and is checked at run time;
-- ``window``, ``patch`` and ``stem.patch`` are written ``(H, W, D)`` as in the spec;
-- ``temporal_stride`` is ``(H, W)``.
+The records themselves are the shared schema of `blockspec.language.schema` (plain numbers
+and names, written once); the sets are derived from the language's family table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from blockspec.language import FAMILIES as _FAMILIES
+from blockspec.language import families_where
+from blockspec.language.schema import (
+    BlockConfig,
+    CellConfig,
+    HeadConfig,
+    HRNetConfig,
+    InputConfig,
+    NetworkConfig,
+    ResampleConfig,
+    Size,
+    SOANetConfig,
+    StemConfig,
+    UNetConfig,
+)
 
-Size = tuple[int | None, int | None, int | None]  # (D, H, W); None = dynamic
+__all__ = [
+    "FAMILIES", "FAMILIES_3D", "CONV_FAMILIES", "WINDOWED_FAMILIES", "PATCHED_FAMILIES",
+    "Size", "CellConfig", "BlockConfig", "ResampleConfig", "StemConfig", "UNetConfig",
+    "HRNetConfig", "SOANetConfig", "HeadConfig", "InputConfig", "NetworkConfig",
+]  # fmt: skip
 
-#: attention / core families, and the cell codes that select them
-FAMILIES = ("L", "G", "T", "L3", "G3", "V2", "V3", "S3", "Sh", "C2", "C3")
-#: families whose convolutions (Q/K/V, out projection, P) are 3x3x3
-FAMILIES_3D = frozenset({"L3", "G3", "V3", "S3", "Sh", "C3"})
+#: attention / core families (the codes that select them: `blockspec.language.CODES`)
+FAMILIES = tuple(_FAMILIES)
+#: families whose convolutions (Q/K/V, output projection, P) are 3x3x3
+FAMILIES_3D = families_where("three_d")
 #: families without attention (a conv core)
-CONV_FAMILIES = frozenset({"C2", "C3"})
+CONV_FAMILIES = families_where("conv")
 #: families that partition the map into windows
-WINDOWED_FAMILIES = frozenset({"L", "G", "L3", "G3", "V2", "V3", "S3", "Sh"})
+WINDOWED_FAMILIES = families_where("windowed")
 #: families whose tokens are patches (the others ignore `patch`)
-PATCHED_FAMILIES = frozenset({"L", "G", "L3", "G3"})
-NORMS = ("layer", "channel_layer", "batch2d", "instance2d", "batch3d", "instance3d")
-ACTIVATIONS = ("elu", "relu", "leakyrelu", "prelu", "relu6", "selu", "celu", "gelu")
-
-
-@dataclass(frozen=True)
-class CellConfig:
-    """One cell: norm + core (attention or conv) + residual, then optionally norm + mixer."""
-
-    code: str  # as written in the block string, e.g. "L1", "S3", "F0" (for extra_repr)
-    family: str  # one of FAMILIES ("F" codes have family "T")
-    has_mixer: bool
-    c_in: int
-    c_out: int
-    size: Size  # (D, H, W) of the cell's input map
-    window: tuple[int, int, int] = (16, 16, 1)  # (H, W, D), already sized for this level
-    patch: tuple[int, int, int] = (2, 2, 1)  # (H, W, D), already sized for this level
-    heads: int = 16
-    attention: str = "conv"  # "conv" | "lin"
-    mixer: str = "conv"  # "conv" | "lin"
-    mixer_ratio: float = 4.0
-    norm: str = "instance2d"
-    activation: str = "prelu"
-    cosine: bool = True
-    normalize_qk: bool = True
-    rel_pos_bias: bool = True
-    out_proj: bool = True
-    att_dropout: float = 0.0
-    dropout: float = 0.1
-    layout: str = "sequential"  # "sequential" | "parallel"
-    causal: bool = False
-    temporal_stride: tuple[int, int] = (1, 1)  # (H, W)
-
-
-@dataclass(frozen=True)
-class BlockConfig:
-    """A chain of cells; the first maps c_in -> c_out, the others c_out -> c_out."""
-
-    text: str  # the block string as written, e.g. "T1L1G1" (for extra_repr)
-    cells: tuple[CellConfig, ...]
-    dense: bool = False
-    checkpoint: bool = False
-
-    @property
-    def c_in(self) -> int:
-        return self.cells[0].c_in
-
-    @property
-    def c_out(self) -> int:
-        return self.cells[-1].c_out
-
-
-@dataclass(frozen=True)
-class ResampleConfig:
-    """One resampling module: down steps or one upsampling.
-
-    ``direction = "down"``: ``len(channels) - 1`` single x1/2 steps, step i mapping
-    ``channels[i] -> channels[i + 1]``, each by ``method`` ("interpolate" | "stride" | "merge").
-    ``direction = "up"``: one interpolation by ``factor`` (``method`` "linear" | "nearest") then a
-    conv1 ``channels[0] -> channels[-1]`` (``channels`` has two entries).
-    ``depth``: D is halved / multiplied too.
-    """
-
-    direction: str  # "down" | "up"
-    method: str
-    channels: tuple[int, ...]
-    factor: int = 2
-    depth: bool = False
-
-
-@dataclass(frozen=True)
-class StemConfig:
-    """Patch embedding: one conv with bias, kernel = stride = patch (3D conv), then a norm."""
-
-    c_in: int
-    c_out: int
-    patch: tuple[int, int, int]  # (H, W, D)
-    norm: str | None  # a norm name or None
-    size: Size  # (D, H, W) of the stem's output map (for the `layer` norm)
-
-
-@dataclass(frozen=True)
-class UNetConfig:
-    """U-Net of any depth. Lists are indexed by level l = 0..L-1."""
-
-    enc: tuple[BlockConfig, ...]
-    down: tuple[ResampleConfig, ...]  # level l -> l+1 (the last feeds the bridge)
-    bridge: BlockConfig
-    up: tuple[ResampleConfig, ...]  # deeper output -> level l
-    gate: bool
-    dec: tuple[BlockConfig, ...]
-    channels: tuple[int, ...]  # C_l per level
-
-
-@dataclass(frozen=True)
-class HRNetConfig:
-    """HR-Net: blocks[(l, s)] for l <= s; resamplers keyed by (l, s, l_from) for the stages and
-    by (l, l_from) for the fusion; out[l] the per-level output blocks."""
-
-    levels: int
-    channels: tuple[int, ...]
-    blocks: tuple[tuple[tuple[int, int], BlockConfig], ...]
-    resamplers: tuple[tuple[tuple[int, int, int], ResampleConfig], ...]
-    fusion: tuple[tuple[tuple[int, int], ResampleConfig], ...]
-    out: tuple[BlockConfig, ...]
-    upsample: str  # "linear" | "nearest": for the parameter-free aggregate interpolation
-    depth: bool  # D was halved too (for the aggregate's interpolation factors)
-
-
-@dataclass(frozen=True)
-class SOANetConfig:
-    """Stack of attention: stage s = (optional downsample before it, its block)."""
-
-    stages: tuple[BlockConfig, ...]
-    down: tuple[ResampleConfig | None, ...]  # down[s] is None for s = 0 and when off
-
-
-@dataclass(frozen=True)
-class HeadConfig:
-    """``kind = "conv"``: conv1 (1x1x1) c_in -> n; ``"classify"``: mean over D, H, W, linear."""
-
-    kind: str
-    c_in: int
-    n: int
-
-
-@dataclass(frozen=True)
-class InputConfig:
-    """What the compiled network accepts: ``[B, channels, D, H, W]``.
-
-    A static axis must equal ``size``; a dynamic one (``size`` None) must be a positive
-    multiple of ``step`` and at least ``minimum`` (the compiler derives both).
-    """
-
-    channels: int
-    size: Size  # (D, H, W)
-    step: tuple[int, int, int] = (1, 1, 1)  # (D, H, W)
-    minimum: tuple[int, int, int] = (1, 1, 1)  # (D, H, W)
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    """A whole network: input check, optional stem, one backbone, optional head."""
-
-    input: InputConfig
-    backbone: UNetConfig | HRNetConfig | SOANetConfig
-    stem: StemConfig | None = None
-    head: HeadConfig | None = None
+PATCHED_FAMILIES = families_where("patched")

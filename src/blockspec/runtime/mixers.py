@@ -11,13 +11,13 @@ import math
 from einops import rearrange
 from torch import Tensor, nn
 
+from blockspec.language import FAMILIES
 from blockspec.runtime.activations import build_activation
 from blockspec.runtime.config import CellConfig
 from blockspec.runtime.layers import conv3, require_multiple, token_shape
 
 __all__ = ["ConvMixer", "LinMixer", "build_mixer", "mixer_hidden"]
 
-_CONV_ONLY = frozenset({"T", "C2", "C3"})
 
 
 def mixer_hidden(cfg: CellConfig) -> int:
@@ -74,6 +74,6 @@ def build_mixer(cfg: CellConfig, c_in: int) -> nn.Module:
     """The cell's mixer from ``c_in`` (C_out in the sequential layout, C_in in the parallel
     one) to ``cfg.c_out``, hidden width floor(mixer_ratio · C_out)."""
     hidden = mixer_hidden(cfg)
-    if cfg.mixer == "lin" and cfg.family not in _CONV_ONLY:
+    if cfg.mixer == "lin" and FAMILIES[cfg.family].lin_ok:
         return LinMixer(c_in, hidden, cfg.c_out, cfg.activation, token_shape(cfg))
     return ConvMixer(c_in, hidden, cfg.c_out, cfg.activation)

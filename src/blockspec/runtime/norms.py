@@ -6,6 +6,8 @@ parameter (no extra nesting in ``state_dict`` keys). Epsilons and momenta are to
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import Tensor, nn
 
 from blockspec.errors import ShapeError, SpecValueError
@@ -16,6 +18,7 @@ __all__ = [
     "ChannelLayerNorm",
     "FrameLayerNorm",
     "InstanceNorm2dFrames",
+    "NORM_LAYERS",
     "build_norm",
 ]
 
@@ -77,19 +80,23 @@ class InstanceNorm2dFrames(nn.InstanceNorm2d):
         return _unframes(super().forward(_frames(x)), x.shape[0])
 
 
+#: norm name -> a factory ``(channels, size) -> module``; the names are the language's
+#: (`blockspec.language.options.NORMS`), checked by a test
+NORM_LAYERS: dict[str, Callable[[int, Size], nn.Module]] = {
+    "layer": FrameLayerNorm,
+    "channel_layer": lambda c, size: ChannelLayerNorm(c),
+    "batch2d": lambda c, size: BatchNorm2dFrames(c),
+    "instance2d": lambda c, size: InstanceNorm2dFrames(c),
+    "batch3d": lambda c, size: nn.BatchNorm3d(c),
+    "instance3d": lambda c, size: nn.InstanceNorm3d(c),
+}
+
+
 def build_norm(kind: str, channels: int, size: Size) -> nn.Module:
-    """A norm of ``kind`` (one of `config.NORMS`) over ``channels``; ``size`` is the (D, H, W)
+    """A norm of ``kind`` (a language norm name) over ``channels``; ``size`` is the (D, H, W)
     of the map it normalises (only `layer` uses it)."""
-    if kind == "layer":
-        return FrameLayerNorm(channels, size)
-    if kind == "channel_layer":
-        return ChannelLayerNorm(channels)
-    if kind == "batch2d":
-        return BatchNorm2dFrames(channels)
-    if kind == "instance2d":
-        return InstanceNorm2dFrames(channels)
-    if kind == "batch3d":
-        return nn.BatchNorm3d(channels)
-    if kind == "instance3d":
-        return nn.InstanceNorm3d(channels)
-    raise SpecValueError(f"unknown norm {kind!r}")
+    try:
+        factory = NORM_LAYERS[kind]
+    except KeyError:
+        raise SpecValueError(f"unknown norm {kind!r}") from None
+    return factory(channels, size)

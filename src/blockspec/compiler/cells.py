@@ -1,0 +1,120 @@
+"""Pass: every placed block's cells, their parameters layered (language defaults <
+`cell { }` < level/stage entry < per-cell override) and windows sized; the backbone is then
+assembled from its skeleton."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from ..errors import SpecError
+from ..language import CELL_DEFAULTS, CELL_KEYS, CODES, KEEP, families_where
+from ..language.schema import CellConfig
+from . import ast as A
+from . import ir
+from .params import override_params
+from .state import Param, Slot, Unit
+from .windows import size_window
+
+__all__ = ["run", "build_block"]
+
+_BASE = {k: Param(v, ir.Origin("default")) for k, v in CELL_DEFAULTS.items()}
+#: key -> families whose config holds the key's inert value instead of the resolved one
+_INERT = {
+    k: (families_where(key.inert_for) if key.inert_for else
+        frozenset(families_where("all") - families_where(key.applies)))
+    for k, key in CELL_KEYS.items()
+    if key.inert is not KEEP
+}  # fmt: skip
+_CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(CellConfig) if f.name in CELL_KEYS)
+
+
+def _config_value(key: str, family: str, params: Mapping[str, Param]) -> object:
+    if key in _INERT and family in _INERT[key]:
+        return CELL_KEYS[key].inert
+    return params[key].value
+
+
+def build_block(
+    s: Slot,
+    cells: tuple[A.BCell, ...],
+    base: Mapping[str, Param],
+    errs: list[SpecError],
+) -> ir.Block:
+    """The block of slot `s`: one `ir.Cell` per expanded cell of its block string."""
+    out: list[ir.Cell] = []
+    for i, bc in enumerate(cells):
+        family, has_mixer = CODES[bc.code]
+        params = dict(base)
+        params.update(override_params(bc, family, has_mixer, errs))
+        w, wo = params["window"].value, params["window"].origin
+        p, po = params["patch"].value, params["patch"].origin
+        window, patch = size_window(
+            w,  # type: ignore[arg-type]
+            p,  # type: ignore[arg-type]
+            wo.layer in ("default", "cell"),
+            po.layer in ("default", "cell"),
+            str(params["window_sizing"].value),
+            s.k,
+            s.size,
+        )
+        values = {k: _config_value(k, family, params) for k in _CONFIG_KEYS}
+        values.update(window=window, patch=patch)
+        cfg = CellConfig(
+            code=bc.code,
+            family=family,
+            has_mixer=has_mixer,
+            c_in=s.c_in if i == 0 else s.c_out,
+            c_out=s.c_out,
+            size=ir.runtime_size(s.size),
+            **values,  # type: ignore[arg-type]
+        )
+        origins = tuple((key, prm.origin) for key, prm in params.items())
+        out.append(ir.Cell(f"{s.path}.cell{i}", cfg, s.size, s.level, bc.span, origins))
+    return ir.Block(
+        s.path,
+        s.lit.value,
+        tuple(out),
+        bool(base["dense"].value),
+        bool(base["checkpoint"].value),
+        s.size,
+        s.lit.span,
+    )
+
+
+_CONTAINERS = (ir.UNet, ir.UNetLevel, ir.HRNet, ir.SOANet)
+
+
+def _assemble(node, blocks: Mapping[str, ir.Block]):
+    """The skeleton with every `Slot` replaced by its block."""
+    if isinstance(node, Slot):
+        return blocks[node.path]
+    if isinstance(node, tuple):
+        return tuple(_assemble(x, blocks) for x in node)
+    if isinstance(node, _CONTAINERS):
+        changes = {
+            f.name: _assemble(getattr(node, f.name), blocks)
+            for f in dataclasses.fields(node)
+            if f.init
+        }
+        return dataclasses.replace(node, **changes)
+    return node
+
+
+def run(unit: Unit) -> Unit:
+    if unit.skeleton is None:
+        return unit
+    errs: list[SpecError] = []
+    blocks: dict[str, ir.Block] = {}
+    ok = True
+    for s in unit.slots:
+        cells = unit.cells.get(s.path)
+        if cells is None:
+            ok = False
+            continue
+        base = dict(_BASE)
+        base.update(unit.defaults)
+        base.update(unit.subs.get(s.sub, (None, {}))[1])
+        blocks[s.path] = build_block(s, cells, base, errs)
+    backbone = _assemble(unit.skeleton, blocks) if ok else None
+    return dataclasses.replace(unit, backbone=backbone).err(*errs)

@@ -1,0 +1,80 @@
+"""Every option list of the language, as name -> meaning (the meanings feed docs and hints).
+
+A key's value is one of these names (written bare in a spec: ``norm = channel_layer``).
+The runtime maps each name to its class (`runtime.norms`, `runtime.activations`); a test
+checks that both sides list the same names.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "NORMS", "ACTIVATIONS", "ATTENTION_KINDS", "MIXER_KINDS", "WINDOW_SIZING", "LAYOUTS",
+    "DOWNSAMPLE", "UPSAMPLE", "STEM_NORMS", "BACKBONES", "HEADS", "VALUE_NAMES",
+    "FRAME_MIXING_NORMS",
+]  # fmt: skip
+
+NORMS: dict[str, str] = {
+    "layer": "LayerNorm over [C, H, W] of every frame (static H, W; 2·C·H·W parameters)",
+    "channel_layer": "LayerNorm over C at every pixel, as in ViT/Swin (2C parameters)",
+    "batch2d": "BatchNorm2d over the B·D frames (2C parameters)",
+    "instance2d": "InstanceNorm2d of every frame, not affine (no parameters)",
+    "batch3d": "BatchNorm3d over the whole [D, H, W] map (2C parameters)",
+    "instance3d": "InstanceNorm3d over the whole [D, H, W] map, not affine",
+}
+ACTIVATIONS: dict[str, str] = {
+    "elu": "ELU",
+    "relu": "ReLU",
+    "leakyrelu": "LeakyReLU with slope 0.1",
+    "prelu": "PReLU with one learned slope per module (init 0.25)",
+    "relu6": "ReLU6",
+    "selu": "SELU",
+    "celu": "CELU",
+    "gelu": "GELU, tanh approximation",
+    "gelu_erf": "GELU, exact (erf), as in timm and MONAI models",
+}
+ATTENTION_KINDS: dict[str, str] = {
+    "conv": "Q, K, V and the output projection are the family's convolutions",
+    "lin": "Q, K, V and the output projection are linear maps of each token's features",
+}
+MIXER_KINDS: dict[str, str] = {
+    "conv": "conv3 -> activation -> conv3, per frame",
+    "lin": "lin -> activation -> lin on each token's features",
+}
+WINDOW_SIZING: dict[str, str] = {
+    "keep_window_size": "every level uses the window as written",
+    "keep_num_window": "the window halves with every halving of the map",
+    "mixed": "the window halves with every second halving of the map",
+}
+LAYOUTS: dict[str, str] = {
+    "sequential": "x + core(norm(x)), then + mixer(norm(.))",
+    "parallel": "x + core(norm(x)) + mixer(norm(x))",
+}
+DOWNSAMPLE: dict[str, str] = {
+    "interpolate": "linear interpolation to half size, then conv1",
+    "stride": "a conv with stride 2",
+    "merge": "fold 2x2 (or 2x2x2) neighbours into channels, then a bias-free conv1",
+}
+UPSAMPLE: dict[str, str] = {
+    "linear": "linear interpolation, then conv1",
+    "nearest": "nearest-neighbour interpolation, then conv1",
+}
+#: the stem's norm: any norm, or none
+STEM_NORMS: dict[str, str] = {**NORMS, "none": "no norm after the patch embedding"}
+BACKBONES: dict[str, str] = {
+    "unet": "encoder levels, a bridge and a decoder with skip connections",
+    "hrnet": "parallel resolutions, fused after every stage",
+    "soanet": "a stack of attention stages",
+}
+HEADS: dict[str, str] = {
+    "conv": "a 1x1x1 conv to out_channels at every pixel",
+    "classify": "mean over D, H, W, then a linear layer to classes",
+}
+
+#: every bare name that stands for a value of some key; a `let` may not take one
+VALUE_NAMES: frozenset[str] = frozenset().union(
+    NORMS, ACTIVATIONS, ATTENTION_KINDS, MIXER_KINDS, WINDOW_SIZING, LAYOUTS, DOWNSAMPLE,
+    UPSAMPLE, STEM_NORMS, BACKBONES, HEADS,
+)  # fmt: skip
+
+#: norms whose statistics mix frames (a causal temporal cell may not use them)
+FRAME_MIXING_NORMS: frozenset[str] = frozenset({"batch2d", "batch3d", "instance3d"})
