@@ -146,11 +146,17 @@ def seed(text: str) -> int:
     return value
 
 
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
 def override(text: str) -> tuple[str, str]:
-    """``K=V`` -> (K, V); V is parsed later as a spec expression."""
+    """``K=V`` -> (K, V), K a let or a key path (``backbone.levels``); V is parsed later as a
+    spec expression."""
     name, eq, value = text.partition("=")
-    if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name.strip()) or not value.strip():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. C=64), got {text!r}")
+    if not eq or not re.fullmatch(rf"{_NAME}(\.{_NAME})*", name.strip()) or not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE (e.g. C=64 or backbone.levels=3), got {text!r}"
+        )
     return name.strip(), value.strip()
 
 
@@ -164,8 +170,8 @@ def add_overrides(sp: argparse.ArgumentParser) -> None:
         action="append",
         type=override,
         metavar="NAME=VALUE",
-        help="override a `let` of the spec (repeatable, each name once); VALUE is a spec "
-        "expression",
+        help="override a `let` (C=64) or a section key (backbone.levels=3, "
+        "backbone.level2.heads=8); repeatable, each name once; VALUE is a spec expression",
     )
 
 

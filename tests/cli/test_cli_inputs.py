@@ -340,3 +340,21 @@ def test_a_command_from_a_module(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     r = call(monkeypatch, "say", "hi")
     assert (r.code, r.out) == (0, "said hi\n"), r.err
     assert "say a word" in call(monkeypatch, "--help").out
+
+
+def test_set_takes_key_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    f = tmp_path / "unet.bspec"
+    f.write_text(
+        "let C = 4\ninput { channels = 1, D = 1, H = 32, W = 32 }\n"
+        'backbone unet { channels = C, levels = 3, blocks = ["C2"] }\n',
+        encoding="utf-8",
+    )
+    r = call(monkeypatch, "check", f, "--set", "backbone.levels=2", "--set", "C=8")
+    assert r.code == 0, r.err
+    net = bs.parse(f, {"backbone.levels": 2, "C": 8})
+    assert len(net.backbone.levels) == 2
+    assert f"{bs.summary(net).totals.params:,} params" in r.out
+    r = call(monkeypatch, "check", f, "--set", "backbone.levels=2", "--set", "backbone.levels=3")
+    assert r.code == 2 and "twice" in r.err
+    r = call(monkeypatch, "check", f, "--set", "backbone..levels=2")
+    assert r.code == 2 and "NAME=VALUE" in r.err
