@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from .compiler import ast as A
@@ -23,36 +21,13 @@ from .compiler.pipeline import compile_spec
 from .compiler.printer import format_spec
 from .compiler.summary import Summary
 from .compiler.values import check_limits
-from .errors import Span, SpecSyntaxError, SpecValueError
+from .errors import Span, SpecValueError
+from .sources import Source, read_source
 
 __all__ = [
     "parse", "compile", "block", "summary", "format", "read_source", "Summary", "OverrideText",
     "example_input",
 ]  # fmt: skip
-
-Source = str | os.PathLike
-
-
-def read_source(source: Source) -> tuple[str, str]:
-    """(text, file name) of a source: a path, or spec text (a one-line str ending in .bspec is a
-    path)."""
-    if isinstance(source, os.PathLike) or (
-        isinstance(source, str) and "\n" not in source and source.strip().endswith(".bspec")
-    ):
-        path = Path(source)
-        try:
-            return path.read_text(encoding="utf-8"), str(source)
-        except FileNotFoundError:
-            raise SpecValueError(
-                f"no such spec file: {path}", None, "check the path (specs end in .bspec)"
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise SpecSyntaxError(f"{path} is not UTF-8 text ({exc.reason})") from None
-        except OSError as exc:
-            raise SpecValueError(f"cannot read {path}: {exc.strerror}") from None
-    if not isinstance(source, str):
-        raise TypeError(f"a spec source is a path or a str, not {type(source).__name__}")
-    return source, "<string>"
 
 
 @lru_cache(maxsize=64)

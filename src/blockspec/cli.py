@@ -1,8 +1,11 @@
-"""The command line: ``blockspec check | summary | compile | fmt | graph`` (DESIGN.md, CLI).
+"""The command line: ``blockspec check | summary | compile | fmt | graph``.
 
 Exit codes: 0 ok; 1 a spec error, a file not formatted under ``fmt --check``, or ``dot``
 missing for SVG/PNG; 2 a usage error. Errors are rendered on stderr like a compiler, in colour
-only when stderr is a terminal and ``NO_COLOR`` is not set.
+by ``--color`` (``auto``: when stderr is a terminal and ``NO_COLOR`` is unset or empty).
+
+Each subcommand is one `Command` entry in `COMMANDS` (name, help, add_arguments, run); another
+module adds one with `register`. Shared helpers are in `blockspec.clitools`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import argparse
 import difflib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,20 +21,20 @@ import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
 
 # torch warns on import when numpy is missing; a CLI user has nothing to do about it
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 
 import blockspec as bs  # noqa: E402
-from blockspec.api import OverrideText  # noqa: E402
-from blockspec.compiler.budget import (  # noqa: E402
-    DEFAULT_MAX_ACTIVATION_BYTES,
-    DEFAULT_MAX_PARAMS,
-    check_budget,
-)
+from blockspec import clitools as ct  # noqa: E402
+from blockspec.clitools import Command  # noqa: E402
+from blockspec.clitools import Exit as _Exit  # noqa: E402
+from blockspec.clitools import fail as _fail  # noqa: E402
+from blockspec.clitools import report as _report  # noqa: E402
+from blockspec.compiler.budget import check_budget  # noqa: E402
+from blockspec.sources import NamedText, decode, read_bytes  # noqa: E402
 
-__all__ = ["main", "build_parser"]
+__all__ = ["COMMANDS", "Command", "build_parser", "main", "register"]
 
 EPILOG = """\
 examples:
@@ -44,85 +46,26 @@ examples:
   blockspec fmt -w examples/*.bspec
   blockspec fmt --check examples/*.bspec
   blockspec graph examples/unet_cine.bspec -o unet.svg
+  cat examples/swin_t.bspec | blockspec check -
 
+A FILE of `-` reads the spec from standard input.
 exit codes: 0 ok, 1 spec error (or not formatted, or `dot` missing), 2 usage error.
-Errors are coloured on a terminal unless NO_COLOR is set.
+Errors are coloured on a terminal (--color auto) unless NO_COLOR is set to a non-empty value.
 """
 
-_UNITS = {
-    "": 1,
-    "k": 1e3,
-    "m": 1e6,
-    "g": 1e9,
-    "t": 1e12,
-    "kb": 1e3,
-    "mb": 1e6,
-    "gb": 1e9,
-    "tb": 1e12,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-    "b": 1,
-}
+
+COMMANDS: list[Command] = []
 
 
-class _Exit(Exception):
-    """Stop a command with an exit code (after its messages are written)."""
-
-    def __init__(self, code: int) -> None:
-        self.code = code
-
-
-def _amount(text: str) -> float:
-    """A positive number with an optional suffix: 1e9, 25M, 8GiB, 512MB."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", text)
-    if not m or m.group(2).lower() not in _UNITS:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an amount (examples: 1e9, 25M, 8GiB, 512MB)"
-        )
-    value = float(m.group(1)) * _UNITS[m.group(2).lower()]
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
+def register(command: Command) -> Command:
+    """Add a subcommand (after the built-in ones, in the order registered)."""
+    if any(c.name == command.name for c in COMMANDS):
+        raise ValueError(f"a command named {command.name!r} is already registered")
+    COMMANDS.append(command)
+    return command
 
 
-def _override(text: str) -> tuple[str, str]:
-    """``K=V`` -> (K, V); V is parsed later as a spec expression."""
-    name, eq, value = text.partition("=")
-    if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name.strip()) or not value.strip():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. C=64), got {text!r}")
-    return name.strip(), value.strip()
-
-
-def _use_color(stream: TextIO) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
-
-
-def _report(err: bs.SpecError) -> None:
-    """Every error of `err` (sorted), rendered on stderr, a blank line between them."""
-    color = _use_color(sys.stderr)
-    text = "\n\n".join(e.render(color=color) for e in err.errors)
-    print(text, file=sys.stderr)
-
-
-def _fail(message: str, hint: str | None = None) -> None:
-    """A non-spec error (an output file, a missing program) rendered like the others."""
-    _report(bs.SpecError(message, None, hint))
-    raise _Exit(1)
-
-
-def _overrides(args: argparse.Namespace) -> dict[str, OverrideText] | None:
-    pairs = getattr(args, "set", None) or []
-    return {k: OverrideText(v) for k, v in pairs} or None
-
-
-def _parse(path: str, args: argparse.Namespace, budget: bool = True):
-    """Parse (and budget-check) one spec file; a `Path`, so any file name is a path."""
-    net = bs.parse(Path(path), _overrides(args))
-    if budget:
-        check_budget(net, args.max_params, args.max_memory)
-    return net
+_parse = ct.parse_spec
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -152,30 +95,63 @@ def _umask() -> int:
 # -- commands ------------------------------------------------------------------------------
 
 
+def check_arguments(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("files", nargs="+", metavar="FILE")
+    ct.add_overrides(sp)
+    ct.add_budgets(sp)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    """Parse, validate and budget-check each file; one line per good file."""
-    failed = False
+    """Parse, validate and budget-check each file; one line per good file, and a count at the
+    end when there are several."""
+    failed = 0
     for path in args.files:
         try:
             net = _parse(path, args)
         except bs.SpecError as err:
-            _report(err)
-            failed = True
+            _report(err, source=path)
+            failed += 1
             continue
         cells = sum(1 for _ in net.cells())
         params = bs.summary(net).totals.params
-        print(f"{path}: ok ({cells} cells, {params:,} params)")
+        ct.say(f"{ct.source_name(path)}: ok ({cells} cells, {params:,} params)")
+    if len(args.files) > 1:
+        ct.say(f"{len(args.files) - failed} ok, {failed} failed")
     return 1 if failed else 0
 
 
+def summary_arguments(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("file", metavar="FILE")
+    ct.add_overrides(sp)
+    ct.add_budgets(sp)
+    how = sp.add_mutually_exclusive_group()
+    how.add_argument(
+        "--depth", type=ct.positive_int, metavar="N", help="fold rows below N path parts (N >= 1)"
+    )
+    how.add_argument("--json", action="store_true", help="print JSON (schema: docs/cli.md)")
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
-    """The summary table (or JSON) of one spec."""
-    s = bs.summary(_parse(args.file, args))
+    """The summary table (or JSON) of one spec; over a budget, the table and then the error."""
+    net = _parse(args.file, args, budget=False)
+    s = bs.summary(net)
     if args.json:
         print(json.dumps(s.to_dict(), indent=2))
     else:
         print(s.table(args.depth))
+    sys.stdout.flush()  # the table comes before the budget error on a shared terminal
+    check_budget(net, args.max_params, args.max_memory)
     return 0
+
+
+def compile_arguments(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("file", metavar="FILE")
+    sp.add_argument("-o", "--output", required=True, metavar="MODEL.pt")
+    sp.add_argument(
+        "--seed", type=ct.seed, default=0, help="weight-initialisation seed (default 0)"
+    )
+    ct.add_overrides(sp)
+    ct.add_budgets(sp)
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -187,20 +163,41 @@ def cmd_compile(args: argparse.Namespace) -> int:
     out = Path(args.output)
     bs.save(model, out)  # a write failure is a CheckpointError, reported like any SpecError
     params = sum(p.numel() for p in model.parameters())
-    print(f"{out}: {params:,} params, seed {args.seed}, from {args.file}")
+    ct.say(f"{out}: {params:,} params, seed {args.seed}, from {ct.source_name(args.file)}")
     return 0
+
+
+def fmt_arguments(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("files", nargs="+", metavar="FILE")
+    mode = sp.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--check", action="store_true", help="exit 1 and print a diff if a file is not canonical"
+    )
+    mode.add_argument("-w", "--write", action="store_true", help="rewrite files in place")
+
+
+def _as_written(name: str) -> str:
+    """The text of a FILE argument as written (a byte-order mark kept, so that it is not
+    canonical); a `SpecError` if it is not a spec file or not UTF-8."""
+    if name == ct.STDIN:
+        return ct.spec_source(name).text  # type: ignore[union-attr]
+    raw = read_bytes(Path(name), name)
+    decode(raw, name)  # the error at the first byte that is not UTF-8
+    return raw.decode("utf-8")
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
     """Canonical formatting: print, check (with a diff) or rewrite in place."""
     if not (args.check or args.write) and len(args.files) != 1:
         raise _Exit(_usage(args, "fmt prints one file; use --check or -w for several"))
+    if args.write and ct.STDIN in args.files:
+        raise _Exit(_usage(args, "-w cannot rewrite standard input (`-`); print it with fmt -"))
     status = 0
     for name in args.files:
         path = Path(name)
         try:
-            canon = bs.format(path)
-            original = path.read_text(encoding="utf-8")
+            original = _as_written(name)
+            canon = bs.format(NamedText(original, ct.source_name(name)))
         except bs.SpecError as err:
             _report(err)
             status = 1
@@ -210,11 +207,11 @@ def cmd_fmt(args: argparse.Namespace) -> int:
                 diff = difflib.unified_diff(
                     original.splitlines(keepends=True),
                     canon.splitlines(keepends=True),
-                    f"{name} (as written)",
-                    f"{name} (formatted)",
+                    ct.shown(f"{ct.source_name(name)} (as written)", sys.stdout),
+                    ct.shown(f"{ct.source_name(name)} (formatted)", sys.stdout),
                 )
                 sys.stdout.writelines(line if line.endswith("\n") else line + "\n" for line in diff)
-                print(f"{name}: not formatted", file=sys.stderr)
+                ct.say(f"{ct.source_name(name)}: not formatted", sys.stderr)
                 status = 1
         elif args.write:
             if canon != original:
@@ -240,6 +237,17 @@ def _write_text(path: Path, text: str) -> None:
 GRAPH_FORMATS = (".dot", ".gv", ".svg", ".png")
 
 
+def graph_arguments(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("file", metavar="FILE")
+    sp.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT.svg|.png|.dot",
+        help="the picture to write; .svg and .png need Graphviz (default: DOT on stdout)",
+    )
+    ct.add_overrides(sp)
+
+
 def cmd_graph(args: argparse.Namespace) -> int:
     """Write the architecture picture: DOT by hand; SVG/PNG through Graphviz's `dot`."""
     from blockspec.graph import to_dot
@@ -248,7 +256,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
     suffix = out.suffix.lower() if out else ".dot"
     if suffix not in GRAPH_FORMATS:
         raise _Exit(_usage(args, f"-o must end in one of {', '.join(GRAPH_FORMATS)}"))
-    dot_text = to_dot(_parse(args.file, args, budget=False), title=Path(args.file).name)
+    title = "stdin" if args.file == ct.STDIN else Path(args.file).name
+    dot_text = to_dot(_parse(args.file, args, budget=False), title=title)
     if out is None:
         sys.stdout.write(dot_text)
         return 0
@@ -284,6 +293,44 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 # -- parser --------------------------------------------------------------------------------
 
+COMMANDS += [
+    Command(
+        "check",
+        "parse, validate and check the budgets of spec files",
+        check_arguments,
+        cmd_check,
+        "blockspec check examples/*.bspec --set C=64",
+    ),
+    Command(
+        "summary",
+        "print shapes, parameters, FLOPs and activation memory per node",
+        summary_arguments,
+        cmd_summary,
+        "blockspec summary examples/unet_cine.bspec --depth 1",
+    ),
+    Command(
+        "compile",
+        "build the model of a spec and save it as a checkpoint with its spec",
+        compile_arguments,
+        cmd_compile,
+        "blockspec compile examples/unet_cine.bspec -o unet.pt --seed 1",
+    ),
+    Command(
+        "fmt",
+        "print spec files in canonical form (comments kept), check or rewrite them",
+        fmt_arguments,
+        cmd_fmt,
+        "blockspec fmt --check examples/*.bspec",
+    ),
+    Command(
+        "graph",
+        "draw the architecture: DOT text, or SVG/PNG through Graphviz",
+        graph_arguments,
+        cmd_graph,
+        "blockspec graph examples/hrnet3.bspec -o hrnet.svg",
+    ),
+]
+
 
 def _usage(args: argparse.Namespace, message: str) -> int:
     args._parser.error(message)  # exits with 2
@@ -291,7 +338,7 @@ def _usage(args: argparse.Namespace, message: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of the `blockspec` command."""
+    """The argparse parser of the `blockspec` command, one subparser per `COMMANDS` entry."""
     p = argparse.ArgumentParser(
         prog="blockspec",
         description="Compile imaging-network specs (*.bspec) into torch.nn modules.",
@@ -299,106 +346,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"blockspec {bs.__version__}")
+    ct.add_color(p, "auto")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str, example: str):
+    for command in COMMANDS:
         sp = sub.add_parser(
-            name,
-            help=help,
-            description=help,
-            epilog=f"example:\n  {example}",
+            command.name,
+            help=command.help,
+            description=command.help,
+            epilog=f"example:\n  {command.example}" if command.example else None,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        sp.set_defaults(func=func, _parser=sp)
-        return sp
-
-    def overrides(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument(
-            "--set",
-            action="append",
-            type=_override,
-            metavar="NAME=VALUE",
-            help="override a `let` of the spec (repeatable); VALUE is a spec expression",
-        )
-
-    def budgets(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument(
-            "--max-params",
-            type=_amount,
-            default=DEFAULT_MAX_PARAMS,
-            metavar="N",
-            help="parameter budget (default 1e9; suffixes K, M, G)",
-        )
-        sp.add_argument(
-            "--max-memory",
-            type=_amount,
-            default=DEFAULT_MAX_ACTIVATION_BYTES,
-            metavar="BYTES",
-            help="activation-memory budget (default 8GiB; suffixes KiB, MiB, GiB, MB, GB)",
-        )
-
-    sp = add(
-        "check",
-        cmd_check,
-        "parse, validate and check the budgets of spec files",
-        "blockspec check examples/*.bspec --set C=64",
-    )
-    sp.add_argument("files", nargs="+", metavar="FILE")
-    overrides(sp)
-    budgets(sp)
-
-    sp = add(
-        "summary",
-        cmd_summary,
-        "print shapes, parameters, FLOPs and activation memory per node",
-        "blockspec summary examples/unet_cine.bspec --depth 1",
-    )
-    sp.add_argument("file", metavar="FILE")
-    overrides(sp)
-    budgets(sp)
-    how = sp.add_mutually_exclusive_group()
-    how.add_argument("--depth", type=int, metavar="N", help="fold rows below N path parts")
-    how.add_argument("--json", action="store_true", help="print JSON (schema: docs/cli.md)")
-
-    sp = add(
-        "compile",
-        cmd_compile,
-        "build the model of a spec and save it as a checkpoint with its spec",
-        "blockspec compile examples/unet_cine.bspec -o unet.pt --seed 1",
-    )
-    sp.add_argument("file", metavar="FILE")
-    sp.add_argument("-o", "--output", required=True, metavar="MODEL.pt")
-    sp.add_argument("--seed", type=int, default=0, help="weight-initialisation seed (default 0)")
-    overrides(sp)
-    budgets(sp)
-
-    sp = add(
-        "fmt",
-        cmd_fmt,
-        "print spec files in canonical form (comments kept), check or rewrite them",
-        "blockspec fmt --check examples/*.bspec",
-    )
-    sp.add_argument("files", nargs="+", metavar="FILE")
-    mode = sp.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--check", action="store_true", help="exit 1 and print a diff if a file is not canonical"
-    )
-    mode.add_argument("-w", "--write", action="store_true", help="rewrite files in place")
-
-    sp = add(
-        "graph",
-        cmd_graph,
-        "draw the architecture: DOT text, or SVG/PNG through Graphviz",
-        "blockspec graph examples/hrnet3.bspec -o hrnet.svg",
-    )
-    sp.add_argument("file", metavar="FILE")
-    sp.add_argument(
-        "-o",
-        "--output",
-        metavar="OUT.svg|.png|.dot",
-        help="the picture to write; .svg and .png need Graphviz (default: DOT on stdout)",
-    )
-    overrides(sp)
+        command.add_arguments(sp)
+        ct.add_color(sp, None)  # after the subcommand too: `blockspec check --color never`
+        sp.set_defaults(func=command.run, _parser=sp)
     return p
 
 
@@ -406,10 +366,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    ct.set_color(args.color)
+    ct.forget_stdin()
+    ct.overrides(args)  # a name set twice is a usage error before any output
     try:
         return args.func(args)
     except bs.SpecError as err:
-        _report(err)
+        _report(err, source=getattr(args, "file", None))
         return 1
     except _Exit as stop:
         return stop.code

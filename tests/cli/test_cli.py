@@ -160,7 +160,8 @@ def test_check_examples(results: dict[str, Run]) -> None:
     assert r.code == 0, r.err
     clean(r)
     lines = r.out.splitlines()
-    assert len(lines) == len(EXAMPLES)
+    assert len(lines) == len(EXAMPLES) + 1
+    assert lines[-1] == f"{len(EXAMPLES)} ok, 0 failed"
     for ex, line in zip(EXAMPLES, lines):
         net = bs.parse(ex)
         cells = sum(1 for _ in net.cells())
@@ -184,6 +185,7 @@ def test_check_reports_every_error_sorted(results: dict[str, Run], files) -> Non
     assert "error: no such spec file" in r.err and "missing.bspec" in r.err
     assert "examples/vit3d.bspec:" in r.err and "over the budget of 3.00M" in r.err
     assert "--max-params" in r.err
+    assert r.out.splitlines()[-1] == "1 ok, 3 failed"
 
 
 def test_check_set_overrides(results: dict[str, Run]) -> None:
@@ -198,7 +200,7 @@ def test_check_unknown_override_points_into_overrides(results: dict[str, Run]) -
     r = results["check_set_unknown"]
     assert r.code == 1
     clean(r)
-    assert "<overrides>:2:" in r.err and "NOPE" in r.err
+    assert f"<overrides of {ROOT / 'examples' / 'hrnet3.bspec'}>:2:" in r.err and "NOPE" in r.err
     assert " 2 | NOPE=2*3" in r.err
 
 
