@@ -99,6 +99,7 @@ def check_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("files", nargs="+", metavar="FILE")
     ct.add_overrides(sp)
     ct.add_budgets(sp)
+    ct.add_strict(sp)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -108,13 +109,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             net = _parse(path, args)
+            ct.warn(net, args, source=path)
         except bs.SpecError as err:
             _report(err, source=path)
             failed += 1
             continue
         cells = sum(1 for _ in net.cells())
         params = bs.summary(net).totals.params
-        ct.say(f"{ct.source_name(path)}: ok ({cells} cells, {params:,} params)")
+        note = ct.dynamic_note(net)
+        ct.say(f"{ct.source_name(path)}: ok ({cells} cells, {params:,} params{note})")
     if len(args.files) > 1:
         ct.say(f"{len(args.files) - failed} ok, {failed} failed")
     return 1 if failed else 0
@@ -124,21 +127,36 @@ def summary_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("file", metavar="FILE")
     ct.add_overrides(sp)
     ct.add_budgets(sp)
+    ct.add_strict(sp)
     how = sp.add_mutually_exclusive_group()
     how.add_argument(
-        "--depth", type=ct.positive_int, metavar="N", help="fold rows below N path parts (N >= 1)"
+        "--depth",
+        type=ct.positive_int,
+        metavar="N",
+        help="rows down to N path parts: fold deeper nodes, expand blocks into cells and "
+        "their submodules (N >= 1)",
     )
     how.add_argument("--json", action="store_true", help="print JSON (schema: docs/cli.md)")
+    sp.add_argument(
+        "--batch", type=ct.positive_int, default=1, metavar="N", help="scale FLOPs and memory"
+    )
+    sp.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16", "float16", "float64"),
+        default="float32",
+        help="the element type memory and parameter sizes are counted in",
+    )
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
     """The summary table (or JSON) of one spec; over a budget, the table and then the error."""
     net = _parse(args.file, args, budget=False)
+    ct.warn(net, args, source=args.file)
     s = bs.summary(net)
     if args.json:
-        print(json.dumps(s.to_dict(), indent=2))
+        print(json.dumps(s.to_dict(args.batch, args.dtype), indent=2))
     else:
-        print(s.table(args.depth))
+        print(s.table(args.depth, args.batch, args.dtype))
     sys.stdout.flush()  # the table comes before the budget error on a shared terminal
     check_budget(net, args.max_params, args.max_memory)
     return 0
@@ -234,7 +252,7 @@ def _write_text(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
-GRAPH_FORMATS = (".dot", ".gv", ".svg", ".png")
+GRAPH_FORMATS = (".dot", ".gv", ".svg", ".png", ".pdf")
 
 
 def graph_arguments(sp: argparse.ArgumentParser) -> None:
@@ -242,8 +260,14 @@ def graph_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument(
         "-o",
         "--output",
-        metavar="OUT.svg|.png|.dot",
-        help="the picture to write; .svg and .png need Graphviz (default: DOT on stdout)",
+        metavar="OUT.svg|.png|.pdf|.dot",
+        help="the picture to write; .svg, .png and .pdf need Graphviz (default: DOT on stdout)",
+    )
+    sp.add_argument(
+        "--depth",
+        type=ct.positive_int,
+        metavar="N",
+        help="N >= 3 lists every block's cells (a SOANet lists them by default)",
     )
     ct.add_overrides(sp)
 
@@ -257,7 +281,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if suffix not in GRAPH_FORMATS:
         raise _Exit(_usage(args, f"-o must end in one of {', '.join(GRAPH_FORMATS)}"))
     title = "stdin" if args.file == ct.STDIN else Path(args.file).name
-    dot_text = to_dot(_parse(args.file, args, budget=False), title=title)
+    dot_text = to_dot(_parse(args.file, args, budget=False), title=title, depth=args.depth)
     if out is None:
         sys.stdout.write(dot_text)
         return 0

@@ -290,6 +290,33 @@ def say(text: str, stream: TextIO | None = None) -> None:
     print(shown(text, stream), file=stream)
 
 
+def add_strict(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
+def warn(net: ir.Network, args: argparse.Namespace, source: str | None = None) -> None:
+    """Show the spec's warnings on stderr; under ``--strict`` raise them as errors."""
+    if not net.warnings:
+        return
+    first = net.warnings[0]
+    first.errors = list(net.warnings)
+    if getattr(args, "strict", False):
+        raise first
+    report(first, source)
+
+
+def dynamic_note(net: ir.Network) -> str:
+    """For a spec with dynamic sizes: the input its figures are for."""
+    if not any(isinstance(a, ir.Sym) for a in net.input.size):
+        return ""
+    from blockspec.compiler.summary import figures_at, shape_text
+
+    return (
+        f"; dynamic sizes: budgets checked at {shape_text(figures_at(net))}, and again at "
+        "run time at the size fed"
+    )
+
+
 def report(err: bs.SpecError, source: str | None = None) -> None:
     """Every error of `err` (sorted) on stderr, a blank line between them. With `source`, the
     errors in the ``<overrides>`` pseudo-file name the spec they were applied to."""

@@ -166,7 +166,15 @@ def test_check_examples(results: dict[str, Run]) -> None:
         net = bs.parse(ex)
         cells = sum(1 for _ in net.cells())
         params = bs.summary(net).totals.params
-        assert line == f"{ex}: ok ({cells} cells, {params:,} params)"
+        note = ""
+        if any(isinstance(a, ir.Sym) for a in net.input.size):  # names the size of the figures
+            inp = net.input
+            sizes = [a if isinstance(a, int) else m for a, m in zip(inp.size, inp.minimum)]
+            at = "[" + ", ".join(map(str, [inp.channels, *sizes])) + "]"
+            note = (
+                f"; dynamic sizes: budgets checked at {at}, and again at run time at the size fed"
+            )
+        assert line == f"{ex}: ok ({cells} cells, {params:,} params{note})"
 
 
 def test_check_reports_every_error_sorted(results: dict[str, Run], files) -> None:
@@ -396,12 +404,13 @@ def test_dot_hrnet_is_a_grid() -> None:
     dot = to_dot(net)
     assert "rankdir=LR" in dot
     edges = dot_edges(dot)
-    ids = {m.group(1): (a, b) for a, b, attrs in edges if (m := re.search(r'id="([^"]+)"', attrs))}
+    pairs = {(a, b) for a, b, _ in edges}
     blocks = dict(bb.blocks)
-    for (l, s, lf), r in bb.resamplers:  # each resampler is an edge named by its path
-        assert ids[r.path] == (blocks[(lf, s - 1)].path, blocks[(l, s)].path)
+    for (l, s, lf), r in bb.resamplers:  # each resampler is a node on its own path
+        assert (blocks[(lf, s - 1)].path, r.path) in pairs
+        assert (r.path, blocks[(l, s)].path) in pairs
     for (l, lf), r in bb.fusion:
-        assert ids[r.path] == (blocks[(lf, 2)].path, bb.out[l].path)
+        assert (blocks[(lf, 2)].path, r.path) in pairs and (r.path, bb.out[l].path) in pairs
     # columns: stage s holds levels 0..s top to bottom, after a header and before placeholders
     columns = re.findall(r"^\s*\{ rank=same; (.*) \[", dot, re.M)
     for s in range(3):

@@ -68,7 +68,7 @@ def describe(v: object) -> str:
     if isinstance(v, int):
         return f"the integer {v}"
     if isinstance(v, float):
-        return f"the number {v:g}"
+        return f"the number {v!r}" if v.is_integer() else f"the number {v:g}"
     if isinstance(v, Symbol):
         return f"the name '{v}'"
     if isinstance(v, str):
