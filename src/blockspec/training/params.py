@@ -2,7 +2,8 @@
 
 Decaying a norm's scale, a bias, a relative position table or a cosine-attention temperature
 pulls it towards zero for no benefit (a zero temperature flattens attention, a zero norm scale
-switches a branch off), so these go in a group with ``weight_decay = 0``.
+switches a branch off), so these go in a group with ``weight_decay = 0``; so do the learnt
+slopes of PReLU (the `prelu` activation, the default), as its authors advise.
 """
 
 from __future__ import annotations
@@ -10,28 +11,30 @@ from __future__ import annotations
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
-__all__ = ["NO_DECAY_NAMES", "is_no_decay", "param_groups"]
+__all__ = ["NO_DECAY_NAMES", "NO_DECAY_TYPES", "is_no_decay", "param_groups"]
 
 #: Parameter names (the last part of a dotted name) that never decay: biases, the relative
 #: position bias tables of windowed attention (``pos_table``) and the log-temperatures of
 #: cosine attention (``tau``), see `blockspec.runtime.attention`.
 NO_DECAY_NAMES = frozenset({"bias", "pos_table", "tau"})
 
-#: Module types whose parameters are all scales and shifts (every torch norm; blockspec's norms
-#: subclass these).
-NORM_TYPES: tuple[type[nn.Module], ...] = (
+#: Module types none of whose parameters decay: every torch norm (blockspec's norms subclass
+#: these) and PReLU.
+NO_DECAY_TYPES: tuple[type[nn.Module], ...] = (
     _NormBase,  # BatchNorm*, InstanceNorm*, SyncBatchNorm
     nn.LayerNorm,
     nn.GroupNorm,
     nn.LocalResponseNorm,
     *((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ()),
+    nn.PReLU,
 )
 
 
 def is_no_decay(module: nn.Module, name: str) -> bool:
     """Whether parameter `name` (its own name, no dots) of `module` belongs to the no-decay
-    group: every parameter of a norm, and any parameter named in `NO_DECAY_NAMES`."""
-    return isinstance(module, NORM_TYPES) or name in NO_DECAY_NAMES
+    group: every parameter of a norm or a PReLU, and any parameter named in
+    `NO_DECAY_NAMES`."""
+    return isinstance(module, NO_DECAY_TYPES) or name in NO_DECAY_NAMES
 
 
 def param_groups(
