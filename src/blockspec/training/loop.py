@@ -210,7 +210,7 @@ def _run(
                 hint="resume with the spec (and --set overrides) the checkpoint was made with",
             )
         model.load_state_dict(state.model.state_dict())
-        start = state.step
+        start = state.step or 0
     out_dir = Path(out) if out is not None else None
     if out_dir is not None and info.main:
         if not isinstance(getattr(model, "spec", None), str):
