@@ -21,10 +21,12 @@ head conv { out_channels = 1 }
 """
 
 # no batch norm (a DDP process normalises its own half of the batch) and no drop-path (its
-# masks are drawn per process): DDP on 2 x B must then equal one process on 2B
+# masks are drawn per process): DDP on 2 x B must then equal one process on 2B. Not instance
+# norms either: the bias of the conv before one (in C2) has a zero gradient, which AdamW turns
+# into steps of float noise that two summation orders do not share.
 DDP = """
 input { channels = 1, D = 2, H = 16, W = 16 }
-cell { window = [4, 4, 1], patch = [2, 2, 1], heads = 2, norm = instance2d, dropout = 0.0 }
+cell { window = [4, 4, 1], patch = [2, 2, 1], heads = 2, norm = channel_layer, dropout = 0.0 }
 backbone unet { channels = 8, levels = 2, blocks = ["L1", "C2"], bridge = "G1", gate = true }
 head conv { out_channels = 1 }
 """
