@@ -97,3 +97,12 @@ def test_bad_arguments_and_foreign_checkpoints_are_refused(tmp_path: Path) -> No
         train(SEGMENT, task="segment", steps=2, resume=tmp_path, log=False)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         train(DENOISE, steps=2, resume=tmp_path / "missing.pt", log=False)
+
+
+def test_the_callers_rng_is_left_alone_and_a_finished_run_reports(tmp_path: Path) -> None:
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    train(RESUME, steps=2, batch=2, out=tmp_path, log=False)
+    assert torch.equal(torch.get_rng_state(), before)
+    again = train(RESUME, steps=2, batch=2, resume=tmp_path, log=False)
+    assert again.step == 2 and len(again.history) == 1 and again.history[0]["loss"] is None

@@ -168,8 +168,12 @@ def train(
     save_every = save_every or eval_every
     stop = min(steps, until) if until is not None else steps
     info = D.setup(device)
-    try:  # every argument, checked, and `info`
-        return _run(**locals())
+    args = dict(locals())  # every argument, checked, and `info`
+    # the loop reseeds torch's RNG every step; the caller's RNG state is restored after it
+    devices = [info.device] if info.device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            return _run(**args)
     finally:
         D.teardown(info)
 
@@ -253,6 +257,21 @@ def _run(
             )
             result.checkpoint = out_dir / "last.pt"
 
+    def evaluate(done: int, mean_loss: float | None) -> None:
+        m = _evaluate(model, task, xs, ys, batch)
+        rec = {"step": done, "loss": mean_loss, name: m, "seconds": time.perf_counter() - t0}
+        result.history.append(rec)
+        bar.update(done, **{name: f"{m:.4g}{unit}"})
+        gain = f" ({m - baseline:+.2f} dB)" if baseline is not None else ""
+        shown = f"{mean_loss:.4g}" if mean_loss is not None else "-"
+        say(
+            f"step {done}/{steps}  loss {shown}  {name} {m:.4g}{unit}{gain}  "
+            f"{format_duration(rec['seconds'])}"
+        )
+        if out_dir is not None and info.main:
+            with open(out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(rec) + "\n")
+
     try:
         for step in range(start, stop):
             torch.manual_seed(mix_seed(seed, _DROPOUT_STREAM, info.rank, step))
@@ -264,7 +283,9 @@ def _run(
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
             opt.step()
             sched.step()
-            value = float(loss.detach())
+            # the mean over the ranks: every rank sees the same value (and stops on the same
+            # non-finite one instead of leaving the others waiting)
+            value = _mean_across(float(loss.detach()), info)
             if not math.isfinite(value):
                 raise FloatingPointError(
                     f"the loss is {value} at step {step + 1}; lower the learning rate (--lr)"
@@ -274,25 +295,8 @@ def _run(
             result.step = done
             bar.update(done, loss=f"{value:.4g}")
             if done % eval_every == 0 or done == stop:
-                mean_loss = _mean_across(loss_sum / loss_n, info)
+                evaluate(done, loss_sum / loss_n)
                 loss_sum, loss_n = 0.0, 0
-                m = _evaluate(model, task, xs, ys, batch)
-                rec = {
-                    "step": done,
-                    "loss": mean_loss,
-                    name: m,
-                    "seconds": time.perf_counter() - t0,
-                }
-                result.history.append(rec)
-                bar.update(done, **{name: f"{m:.4g}{unit}"})
-                gain = f" ({m - baseline:+.2f} dB)" if baseline is not None else ""
-                say(
-                    f"step {done}/{steps}  loss {mean_loss:.4g}  {name} {m:.4g}{unit}{gain}  "
-                    f"{format_duration(rec['seconds'])}"
-                )
-                if out_dir is not None and info.main:
-                    with open(out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-                        f.write(json.dumps(rec) + "\n")
             if done % save_every == 0 or done == stop:
                 checkpoint(done)
     except KeyboardInterrupt:
@@ -301,6 +305,8 @@ def _run(
             checkpoint(result.step)
             say(f"interrupted at step {result.step}; resume with --resume {result.checkpoint}")
         raise
+    if not result.history:  # resumed at or past the last step: say where the model stands
+        evaluate(result.step, None)
     bar.close()
     model.eval()
     return result
