@@ -23,16 +23,19 @@ head conv { out_channels = 1 }
 # no batch norm (a DDP process normalises its own half of the batch) and no drop-path (its
 # masks are drawn per process): DDP on 2 x B must then equal one process on 2B. Not instance
 # norms either: the bias of the conv before one (in C2) has a zero gradient, which AdamW turns
-# into steps of float noise that two summation orders do not share.
+# into steps of float noise that two summation orders do not share. Activation checkpointing
+# on every block: DDP and FSDP combine with it.
 DDP = """
 input { channels = 1, D = 2, H = 16, W = 16 }
-cell { window = [4, 4, 1], patch = [2, 2, 1], heads = 2, norm = channel_layer, dropout = 0.0 }
+cell {
+  window = [4, 4, 1], patch = [2, 2, 1], heads = 2, norm = channel_layer, dropout = 0.0,
+  checkpoint = true
+}
 backbone unet { channels = 8, levels = 2, blocks = ["L1", "C2"], bridge = "G1", gate = true }
 head conv { out_channels = 1 }
 """
 
-# activation checkpointing on every block, for FSDP
-FSDP = DDP.replace("dropout = 0.0", "dropout = 0.0, checkpoint = true")
+FSDP = DDP
 
 SEGMENT = DENOISE.replace("out_channels = 1", "out_channels = 2")
 
@@ -42,4 +45,11 @@ stem { patch = [2, 2, 1], channels = 8, norm = channel_layer }
 cell { window = [4, 4, 1], heads = 2, norm = channel_layer, dropout = 0.0 }
 backbone soanet { channels = [8, 16], stages = ["C2", "C2G1"], downsample = merge }
 head classify { classes = 4 }
+"""
+
+HRNET_SEGMENT = """
+input { channels = 1, D = 1, H = 16, W = 16 }
+cell { window = [4, 4, 1], patch = [2, 2, 1], heads = 2, norm = batch2d }
+backbone hrnet { channels = 8, levels = 2, blocks = ["L1G1", "C2"], fusion = "L1" }
+head conv { out_channels = 3 }
 """

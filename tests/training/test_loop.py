@@ -14,7 +14,7 @@ from blockspec.errors import CheckpointError, SpecValueError
 from blockspec.training import train
 from blockspec.training.state import load_state
 
-from .specs import CLASSIFY, DENOISE, RESUME, SEGMENT
+from .specs import CLASSIFY, DENOISE, HRNET_SEGMENT, RESUME, SEGMENT
 
 
 def test_denoising_gains_psnr() -> None:
@@ -64,6 +64,11 @@ def test_the_checkpoint_loads_as_a_model_and_metrics_are_logged(tmp_path: Path) 
 def test_segmentation_learns_the_masks() -> None:
     r = train(SEGMENT, task="segment", steps=30, batch=4, lr=3e-3, eval_every=30, log=False)
     assert r.metric == "Dice" and r.final > 0.5
+
+
+def test_an_hrnet_trains_on_three_class_segmentation() -> None:
+    r = train(HRNET_SEGMENT, task="segment", steps=3, batch=2, eval_every=3, log=False)
+    assert r.metric == "Dice" and 0.0 <= r.final <= 1.0 and r.step == 3
 
 
 def test_classification_runs() -> None:
