@@ -100,6 +100,14 @@ def test_bad_arguments_and_foreign_checkpoints_are_refused(tmp_path: Path) -> No
     train(DENOISE, steps=1, out=tmp_path, log=False)
     with pytest.raises(CheckpointError, match="another spec"):
         train(SEGMENT, task="segment", steps=2, resume=tmp_path, log=False)
+    with pytest.raises(CheckpointError, match="trained on task denoise"):
+        train(DENOISE, task="segment", steps=2, resume=tmp_path, log=False)
+    with pytest.raises(SpecValueError, match="compiled by blockspec"):
+        train(torch.nn.Conv3d(1, 1, 1), steps=1, log=False)
+    bare = bs.compile(DENOISE)
+    del bare.spec
+    with pytest.raises(CheckpointError, match="no .spec"):
+        train(bare, steps=1, out=tmp_path / "x", log=False)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         train(DENOISE, steps=2, resume=tmp_path / "missing.pt", log=False)
 

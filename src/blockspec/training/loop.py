@@ -213,13 +213,23 @@ def _run(
                 f"{resume} was trained from another spec than the one given",
                 hint="resume with the spec (and --set overrides) the checkpoint was made with",
             )
+        was = state.extra.get("task") if isinstance(state.extra, dict) else None
+        if was is not None and was != task:
+            raise CheckpointError(
+                f"{resume} was trained on task {was}, not {task}",
+                hint=f"resume with --task {was}, or start a new run without --resume",
+            )
         model.load_state_dict(state.model.state_dict())
         start = state.step or 0
     out_dir = Path(out) if out is not None else None
-    if out_dir is not None and info.main:
+    if out_dir is not None:
         if not isinstance(getattr(model, "spec", None), str):
-            raise CheckpointError("cannot write checkpoints: the model has no .spec")
-        out_dir.mkdir(parents=True, exist_ok=True)
+            raise CheckpointError(
+                "cannot write checkpoints: the model has no .spec",
+                hint="train a spec, or a model built by bs.compile or bs.load",
+            )
+        if info.main:
+            out_dir.mkdir(parents=True, exist_ok=True)
     model.to(info.device).train()
 
     with torch.no_grad():  # what the model outputs fixes the classes (and checks the task)
