@@ -429,10 +429,12 @@ def _stored_model(
 ) -> torch.nn.Module:
     """The stored spec compiled with the stored seed, the stored weights loaded strictly."""
     from .api import compile as compile_spec
+    from .runtime.network import uninitialised_parameters
 
     budgets = _budget_args(payload, max_params, max_bytes)
-    try:
-        model = compile_spec(payload["spec"], seed=payload["seed"], **budgets)
+    try:  # every parameter is replaced below: skip initialising them (ViT-B/16: 86M values)
+        with uninitialised_parameters():
+            model = compile_spec(payload["spec"], seed=payload["seed"], **budgets)
     except BudgetError as exc:
         raise CheckpointError(
             f"{path}: the stored spec is over the budget:\n{exc}",
@@ -450,8 +452,28 @@ def _stored_model(
         raise CheckpointError(
             f"{path}: the stored weights do not fit the stored spec: " + "; ".join(problems)
         )
-    _load_state(model, state, strict=True, path=path)
+    _assign(model, state, path)
     return model
+
+
+def _assign(model: torch.nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Load `state` (every key of the model, checked) by taking its tensors instead of copying
+    them; one whose dtype, strides or storage differ from the model's own is copied into a
+    tensor laid out like the model's, so the result equals ``load_state_dict`` bit for bit."""
+    own = model.state_dict()
+    fitted = {}
+    for k, t in state.items():
+        o = own[k]
+        alone = t.storage_offset() == 0 and t.untyped_storage().nbytes() == t.nbytes
+        if t.dtype != o.dtype or t.stride() != o.stride() or not alone or t.device != o.device:
+            t = torch.empty_like(o).copy_(t)
+        fitted[k] = t
+    try:
+        model.load_state_dict(fitted, strict=True, assign=True)
+    except RuntimeError as exc:  # pragma: no cover - keys and shapes were checked before
+        raise CheckpointError(
+            f"{path}: the weights do not load into the model: {_first_line(exc)}"
+        ) from exc
 
 
 def load(
