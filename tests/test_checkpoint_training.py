@@ -232,3 +232,22 @@ def test_a_torch_compiled_model_saves_as_its_module(tmp_path: Path) -> None:
     assert weights_sha256(bs.load(tmp_path / "c.pt").state_dict()) == weights_sha256(
         model.state_dict()
     )
+
+
+def test_meta_and_sparse_tensors_are_named_when_saving(tmp_path: Path) -> None:
+    """Regression: NotImplementedError (meta) and RuntimeError (sparse) escaped bs.save."""
+    with torch.device("meta"):
+        skeleton = bs.compile(HRNET)
+    with pytest.raises(CheckpointError, match=r"tensor\(s\) of the model cannot be stored") as e:
+        bs.save(skeleton, tmp_path / "meta.pt")
+    n = len(skeleton.state_dict())
+    assert f"cannot save: {n} tensor(s)" in e.value.message and "(a meta tensor" in e.value.message
+    assert "and " in e.value.message and "materialise" in e.value.hint
+    model = bs.compile(HRNET)
+    norm = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    norm.running_mean = norm.running_mean.to_sparse()
+    key = next(k for k, v in model.state_dict().items() if v.is_sparse)
+    with pytest.raises(CheckpointError, match="1 tensor") as e:
+        bs.save(model, tmp_path / "sparse.pt")
+    assert f"{key} (a sparse_coo tensor" in e.value.message and ".to_dense()" in e.value.hint
+    assert list(tmp_path.iterdir()) == []

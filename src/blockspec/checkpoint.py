@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import secrets
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from typing import Any
 import torch
 
 from ._digest import data_sha256, plain, unsaveable, weights_sha256
+from ._io import atomic_write
 from .compiler.budget import DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PARAMS
 from .errors import BudgetError, CheckpointError, SpecError
 
@@ -238,15 +238,18 @@ def save(
     scheduler: Any = None,
     step: int | None = None,
     extra: Any = None,
+    force: bool = False,
 ) -> None:
     """Write `model` (compiled by `bs.compile` or `bs.load`) with its spec and seed to `path`.
 
     For resuming training, `optimizer` and `scheduler` (objects with ``state_dict()``, or their
     state dicts), `step` (int) and `extra` (plain data: numbers, strings, lists, dicts, tensors,
     e.g. RNG states) are stored too and covered by the same hash; `load_training` returns them.
-    A DDP or torch.compile wrapper is unwrapped. The file is written to a temporary file in the
-    same folder, flushed to disk and renamed over `path`, so `path` is either the old file or
-    the complete new one. Raises `CheckpointError` for a model without `.spec`, a spec that does
+    A DDP or torch.compile wrapper is unwrapped. The file is written by `atomic_write`: to a
+    temporary file in the same folder, flushed to disk and renamed over `path`, so `path` is
+    either the old file or the complete new one; a symlink is written through, the file's mode
+    and owner are kept, and a non-regular target is refused, like a read-only or hard-linked
+    one unless `force`. Raises `CheckpointError` for a model without `.spec`, a spec that does
     not describe the model, tensors or values that cannot be stored, or a failed write.
     """
     model = _unwrap(model)
@@ -286,47 +289,7 @@ def save(
         "extra": plain(extra, "extra"),
     }
     payload["sha256"] = _payload_sha256(payload)
-    _atomic_save(payload, Path(path))
-
-
-def _atomic_save(payload: dict, path: Path) -> None:
-    """`torch.save` to a temporary file beside `path`, fsync, then `os.replace`."""
-    folder = path.parent
-    while True:  # O_EXCL with mode 0o666: the umask applies, as for any new file
-        tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-        except OSError as exc:
-            raise CheckpointError(f"cannot write {path}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, Exception):
-            oserr = isinstance(exc, OSError) and exc.strerror
-            reason = exc.strerror if oserr else _first_line(exc)
-            raise CheckpointError(f"cannot write {path}: {reason}") from exc
-        raise
-    try:  # make the rename durable; not every platform can open a folder
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(dfd)
+    atomic_write(path, lambda f: torch.save(payload, f), force=force, error=CheckpointError)
 
 
 def _read(path: Path) -> Any:
@@ -466,10 +429,12 @@ def _stored_model(
 ) -> torch.nn.Module:
     """The stored spec compiled with the stored seed, the stored weights loaded strictly."""
     from .api import compile as compile_spec
+    from .runtime.network import uninitialised_parameters
 
     budgets = _budget_args(payload, max_params, max_bytes)
-    try:
-        model = compile_spec(payload["spec"], seed=payload["seed"], **budgets)
+    try:  # every parameter is replaced below: skip initialising them (ViT-B/16: 86M values)
+        with uninitialised_parameters():
+            model = compile_spec(payload["spec"], seed=payload["seed"], **budgets)
     except BudgetError as exc:
         raise CheckpointError(
             f"{path}: the stored spec is over the budget:\n{exc}",
@@ -487,8 +452,28 @@ def _stored_model(
         raise CheckpointError(
             f"{path}: the stored weights do not fit the stored spec: " + "; ".join(problems)
         )
-    _load_state(model, state, strict=True, path=path)
+    _assign(model, state, path)
     return model
+
+
+def _assign(model: torch.nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Load `state` (every key of the model, checked) by taking its tensors instead of copying
+    them; one whose dtype, strides or storage differ from the model's own is copied into a
+    tensor laid out like the model's, so the result equals ``load_state_dict`` bit for bit."""
+    own = model.state_dict()
+    fitted = {}
+    for k, t in state.items():
+        o = own[k]
+        alone = t.storage_offset() == 0 and t.untyped_storage().nbytes() == t.nbytes
+        if t.dtype != o.dtype or t.stride() != o.stride() or not alone or t.device != o.device:
+            t = torch.empty_like(o).copy_(t)
+        fitted[k] = t
+    try:
+        model.load_state_dict(fitted, strict=True, assign=True)
+    except RuntimeError as exc:  # pragma: no cover - keys and shapes were checked before
+        raise CheckpointError(
+            f"{path}: the weights do not load into the model: {_first_line(exc)}"
+        ) from exc
 
 
 def load(
