@@ -23,7 +23,7 @@ __all__ = ["EPILOG", "add_arguments", "main", "run"]
 
 EPILOG = """\
 examples:
-  blockspec train examples/unet_cine.bspec --task denoise --steps 200 --set C=8 --set FRAMES=2
+  blockspec train small.bspec --task denoise --steps 300 --out runs/a --set C=16
   blockspec train small.bspec --task segment --steps 300 --out runs/seg
   blockspec train small.bspec --task segment --steps 600 --out runs/seg --resume runs/seg
   torchrun --nproc-per-node 2 -m blockspec.training.cli small.bspec --steps 500 --out runs/ddp
