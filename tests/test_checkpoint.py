@@ -67,9 +67,10 @@ def _payload(path: Path) -> dict:
 
 
 def _rewrite(path: Path, payload: dict, resign: bool = True) -> None:
-    """Write a changed payload back (re-signing its weights unless told not to)."""
+    """Write a changed payload back (re-signing its weights and fields unless told not to)."""
     if resign:
         payload["weights_sha256"] = weights_sha256(payload["state_dict"])
+        payload["sha256"] = checkpoint._payload_sha256(payload)
     torch.save(payload, path)
 
 
@@ -121,7 +122,7 @@ def test_file_fields(saved) -> None:
     payload = _payload(path)
     assert set(payload) == set(checkpoint._FIELDS)
     assert payload["format"] == FORMAT == "blockspec-checkpoint"
-    assert payload["format_version"] == FORMAT_VERSION == 1
+    assert payload["format_version"] == FORMAT_VERSION == 2
     assert payload["blockspec_version"] == bs.__version__
     assert payload["spec"] == model.spec
     assert payload["seed"] == 3
@@ -276,7 +277,7 @@ def test_newer_format_version_is_refused(saved) -> None:
     payload["format_version"] = FORMAT_VERSION + 1
     payload["blockspec_version"] = "9.0.0"
     _rewrite(path, payload)
-    with pytest.raises(CheckpointError, match=r"format 2, newer than .*\(format 1\)") as e:
+    with pytest.raises(CheckpointError, match=r"format 3, newer than .*\(format 2\)") as e:
         bs.load(path)
     assert "9.0.0" in e.value.message and "upgrade" in e.value.hint
 

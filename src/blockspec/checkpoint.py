@@ -1,30 +1,39 @@
-"""Checkpoints that carry their spec: `save` and `load` (DESIGN.md, Checkpoints).
+"""Checkpoints that carry their spec: `save`, `load` and `load_training` (DESIGN.md).
 
 A checkpoint is one file written by `torch.save` (PyTorch's zip format) holding a dict:
 
 =====================  ==============================================================
 ``format``             the string ``"blockspec-checkpoint"`` (what marks the file as ours)
-``format_version``     int, `FORMAT_VERSION` when written; a newer one is refused
+``format_version``     int, `FORMAT_VERSION` (2) when written; a newer one is refused
 ``blockspec_version``  str, ``blockspec.__version__`` of the writer
 ``spec``               str, the canonical spec text (``model.spec``)
 ``seed``               int or None, the seed the model was compiled with
+``budgets``            dict: ``max_params``, ``max_activation_bytes`` (numbers) the model was
+                       compiled within; `load` raises its own budgets to these
 ``weights_sha256``     str, 64 hex digits: `weights_sha256` of ``state_dict``
 ``state_dict``         dict str -> Tensor, the model's ``state_dict()`` on the CPU
+``optimizer_state``    None or the optimizer's ``state_dict()`` (plain data, CPU tensors)
+``scheduler_state``    None or the LR scheduler's ``state_dict()``
+``step``               None or int, the training step
+``extra``              None or any plain data the caller passed (RNG states, metrics ...)
+``sha256``             str: `data_sha256` of every other field, with ``state_dict`` counted
+                       through ``weights_sha256``: the spec, seed, budgets, format fields and
+                       training state are covered as well as the weights
 =====================  ==============================================================
 
-Only tensors and plain data are stored, so `load` reads with ``torch.load(weights_only=True)``
-and no pickled code runs. Every failure while loading is a `CheckpointError` that says which
-step went wrong: reading the file, its structure, the weights hash, the stored spec, or fitting
-the weights to the spec.
+Plain data is None, bool, int, float, str, list, tuple, dict (str or int keys) and tensors, so
+`load` reads with ``torch.load(weights_only=True)`` and no pickled code runs. Every failure while
+loading is a `CheckpointError` that says which step went wrong: reading the file, its structure,
+a hash, the stored spec, or fitting the weights to the spec.
+
+Format 1 files (written before training state existed: no ``budgets``, training fields or
+``sha256``) still load; only their weights are covered by a hash.
 """
 
 from __future__ import annotations
 
-import ctypes
-import hashlib
 import os
 import pickle
-import secrets
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,14 +42,19 @@ from typing import Any
 
 import torch
 
+from ._digest import data_sha256, plain, unsaveable, weights_sha256
+from ._io import atomic_write
 from .compiler.budget import DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PARAMS
 from .errors import BudgetError, CheckpointError, SpecError
 
-__all__ = ["save", "load", "LoadReport", "weights_sha256", "FORMAT", "FORMAT_VERSION"]
+__all__ = [
+    "save", "load", "load_training", "LoadReport", "TrainingCheckpoint", "weights_sha256",
+    "FORMAT", "FORMAT_VERSION",
+]  # fmt: skip
 
 FORMAT = "blockspec-checkpoint"
-FORMAT_VERSION = 1
-_FIELDS = (
+FORMAT_VERSION = 2
+_FIELDS_V1 = (
     "format",
     "format_version",
     "blockspec_version",
@@ -49,6 +63,8 @@ _FIELDS = (
     "weights_sha256",
     "state_dict",
 )
+_TRAINING = ("optimizer_state", "scheduler_state", "step", "extra")
+_FIELDS = (*_FIELDS_V1, "budgets", *_TRAINING, "sha256")
 _SHOW = 5  # how many keys an error names before "and N more"
 
 
@@ -73,26 +89,25 @@ class LoadReport:
         )
 
 
-def weights_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:
-    """SHA-256 (hex) of a state dict, independent of how it is pickled.
+@dataclass(frozen=True)
+class TrainingCheckpoint:
+    """What `load_training` returns: the model (train mode) and the training state saved with
+    it; each field is None where `save` was not given it (and for format 1 files).
 
-    Hashed: the line ``blockspec-weights-v1``, then for each key in sorted order the header
-    ``key NUL dtype NUL shape NUL nbytes LF`` (UTF-8; dtype like ``float32``; shape as comma
-    separated sizes) followed by the tensor's raw bytes, C-contiguous, in this machine's byte
-    order (little-endian on every platform torch supports).
+    Restore with ``optimizer.load_state_dict(ck.optimizer_state)`` (it moves the state to the
+    parameters' devices) and ``scheduler.load_state_dict(ck.scheduler_state)``.
     """
-    h = hashlib.sha256(b"blockspec-weights-v1\n")
-    for key in sorted(state_dict):
-        t = state_dict[key].detach().to("cpu").contiguous()
-        if t.layout != torch.strided:
-            raise CheckpointError(f"cannot hash {key!r}: {t.layout} tensors are not supported")
-        nbytes = t.numel() * t.element_size()
-        dtype = str(t.dtype).removeprefix("torch.")
-        shape = ",".join(str(s) for s in t.shape)
-        h.update(f"{key}\0{dtype}\0{shape}\0{nbytes}\n".encode())
-        if nbytes:
-            h.update((ctypes.c_ubyte * nbytes).from_address(t.data_ptr()))
-    return h.hexdigest()
+
+    model: torch.nn.Module
+    optimizer_state: dict | None
+    scheduler_state: dict | None
+    step: int | None
+    extra: Any
+
+
+def _payload_sha256(payload: Mapping[str, Any]) -> str:
+    """`data_sha256` of every field but ``sha256`` (``state_dict`` through its own hash)."""
+    return data_sha256({k: payload[k] for k in _FIELDS if k not in ("sha256", "state_dict")})
 
 
 def _version() -> str:
@@ -140,8 +155,8 @@ def _fit_problems(model_sd: Mapping[str, torch.Tensor], file_sd: Mapping[str, An
     return problems
 
 
-def _check_describes(model: torch.nn.Module, spec: str) -> None:
-    """Refuse to save a model whose `.spec` would rebuild another network."""
+def _check_describes(model: torch.nn.Module, spec: str) -> Any:
+    """Refuse to save a model whose `.spec` would rebuild another network; its IR."""
     from .api import compile as compile_spec
     from .api import parse
 
@@ -163,21 +178,81 @@ def _check_describes(model: torch.nn.Module, spec: str) -> None:
     except SpecError:  # pragma: no cover - a validated IR lowers
         raise
     except Exception:  # pragma: no cover - a runtime that cannot build on meta: skip the check
-        return
+        return net
     problems = _fit_problems(skeleton.state_dict(), model.state_dict())
     if problems:
         raise CheckpointError(
             "cannot save: the model's weights do not fit model.spec: " + "; ".join(problems)
         )
+    return net
 
 
-def save(model: torch.nn.Module, path: str | os.PathLike) -> None:
+def _budgets(model: torch.nn.Module, net: Any) -> dict[str, float]:
+    """The budgets to record: ``model.budgets`` when the compiler set them, else what the
+    network needs (the figures `bs.compile` checked against its budgets)."""
+    given = getattr(model, "budgets", None)
+    if isinstance(given, Mapping):
+        try:
+            return {k: float(given[k]) for k in ("max_params", "max_activation_bytes")}
+        except (KeyError, TypeError, ValueError):
+            pass
+    from .compiler.infer import infer
+
+    rows = infer(net)
+    return {
+        "max_params": float(sum(r.stats.params for r in rows)),
+        "max_activation_bytes": float(sum(r.stats.memory for r in rows)),
+    }
+
+
+def _unwrap(model: Any) -> Any:
+    """The compiled module inside DDP (``.module``) or torch.compile (``._orig_mod``)."""
+    for _ in range(8):
+        inner = getattr(model, "_orig_mod", None)
+        if inner is None and isinstance(model, torch.nn.parallel.DistributedDataParallel):
+            inner = model.module
+        if not isinstance(inner, torch.nn.Module):
+            return model
+        model = inner
+    return model
+
+
+def _state_of(obj: Any, what: str) -> Any:
+    """An optimizer's or scheduler's state dict (or the dict itself), as plain data."""
+    if obj is None:
+        return None
+    state = obj.state_dict() if callable(getattr(obj, "state_dict", None)) else obj
+    if not isinstance(state, Mapping):
+        raise CheckpointError(
+            f"cannot save: {what} must be an object with .state_dict() or a dict, "
+            f"not a {type(obj).__name__}"
+        )
+    return plain(dict(state), what)
+
+
+def save(
+    model: torch.nn.Module,
+    path: str | os.PathLike,
+    *,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    step: int | None = None,
+    extra: Any = None,
+    force: bool = False,
+) -> None:
     """Write `model` (compiled by `bs.compile` or `bs.load`) with its spec and seed to `path`.
 
-    The file is written to a temporary file in the same folder, flushed to disk and renamed over
-    `path`, so `path` is either the old file or the complete new one. Raises `CheckpointError`
-    for a model without `.spec`, a spec that does not describe the model, or a failed write.
+    For resuming training, `optimizer` and `scheduler` (objects with ``state_dict()``, or their
+    state dicts), `step` (int) and `extra` (plain data: numbers, strings, lists, dicts, tensors,
+    e.g. RNG states) are stored too and covered by the same hash; `load_training` returns them.
+    A DDP or torch.compile wrapper is unwrapped. The file is written by `atomic_write`: to a
+    temporary file in the same folder, flushed to disk and renamed over `path`, so `path` is
+    either the old file or the complete new one; a symlink is written through, the file's mode
+    and owner are kept, and a non-regular target is refused, like a read-only or hard-linked
+    one unless `force`. Raises `CheckpointError` for a model without `.spec`, a spec that does
+    not describe the model, tensors or values that cannot be stored, or a failed write.
     """
+    model = _unwrap(model)
     spec = getattr(model, "spec", None)
     if not isinstance(model, torch.nn.Module) or not isinstance(spec, str) or not spec:
         raise CheckpointError(
@@ -187,58 +262,34 @@ def save(model: torch.nn.Module, path: str | os.PathLike) -> None:
     seed = getattr(model, "seed", None)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise CheckpointError(f"cannot save: model.seed must be an int or None, not {seed!r}")
-    _check_describes(model, spec)
-    state = {k: v.detach().to("cpu") for k, v in model.state_dict().items()}
-    payload = {
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+        raise CheckpointError(f"cannot save: step must be an int or None, not {step!r}")
+    sd = model.state_dict()
+    bad = unsaveable(sd)
+    if bad:
+        raise CheckpointError(
+            f"cannot save: {len(bad)} tensor(s) of the model cannot be stored: {_names(bad)}",
+            hint="materialise meta tensors (load real weights first) and make sparse ones "
+            "dense (.to_dense())",
+        )
+    net = _check_describes(model, spec)
+    state = {k: v.detach().to("cpu") for k, v in sd.items()}
+    payload: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "blockspec_version": _version(),
         "spec": spec,
         "seed": seed,
+        "budgets": _budgets(model, net),
         "weights_sha256": weights_sha256(state),
         "state_dict": state,
+        "optimizer_state": _state_of(optimizer, "optimizer"),
+        "scheduler_state": _state_of(scheduler, "scheduler"),
+        "step": step,
+        "extra": plain(extra, "extra"),
     }
-    _atomic_save(payload, Path(path))
-
-
-def _atomic_save(payload: dict, path: Path) -> None:
-    """`torch.save` to a temporary file beside `path`, fsync, then `os.replace`."""
-    folder = path.parent
-    while True:  # O_EXCL with mode 0o666: the umask applies, as for any new file
-        tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-        except OSError as exc:
-            raise CheckpointError(f"cannot write {path}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, Exception):
-            oserr = isinstance(exc, OSError) and exc.strerror
-            reason = exc.strerror if oserr else _first_line(exc)
-            raise CheckpointError(f"cannot write {path}: {reason}") from exc
-        raise
-    try:  # make the rename durable; not every platform can open a folder
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(dfd)
+    payload["sha256"] = _payload_sha256(payload)
+    atomic_write(path, lambda f: torch.save(payload, f), force=force, error=CheckpointError)
 
 
 def _read(path: Path) -> Any:
@@ -269,7 +320,8 @@ def _read(path: Path) -> Any:
 
 
 def _check_structure(obj: Any, path: Path) -> dict:
-    """The payload dict, after checking each field's presence and type."""
+    """The payload dict, after checking each field's presence and type (format 1 files get the
+    fields of format 2 filled with None)."""
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         if isinstance(obj, dict):
             what = "a dict with keys " + _names([repr(k) for k in obj]) if obj else "an empty dict"
@@ -289,17 +341,27 @@ def _check_structure(obj: Any, path: Path) -> dict:
             f"reads (format {FORMAT_VERSION}); it was written by blockspec {writer}",
             hint="upgrade blockspec to load it",
         )
-    missing = [f for f in _FIELDS if f not in obj]
+    missing = [f for f in (_FIELDS_V1 if version == 1 else _FIELDS) if f not in obj]
     if missing:
         raise CheckpointError(f"{path} is damaged: missing field(s) {', '.join(missing)}")
-    seed = obj["seed"]
+    if version == 1:
+        obj = {**obj, "budgets": None, "sha256": None, **dict.fromkeys(_TRAINING)}
+    seed, step, budgets = obj["seed"], obj["step"], obj["budgets"]
+
+    def not_int(v: Any) -> bool:
+        return v is not None and (isinstance(v, bool) or not isinstance(v, int))
+
     bad = (
         "blockspec_version" if not isinstance(writer, str) else
         "spec" if not isinstance(obj["spec"], str) else
-        "seed" if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)) else
+        "seed" if not_int(seed) else
+        "step" if not_int(step) else
         "weights_sha256" if not isinstance(obj["weights_sha256"], str) else
+        "sha256" if version > 1 and not isinstance(obj["sha256"], str) else
         "state_dict" if not isinstance(obj["state_dict"], dict) else
-        None
+        "budgets" if version > 1 and not isinstance(budgets, dict) else
+        next((f for f in ("optimizer_state", "scheduler_state")
+              if not isinstance(obj[f], dict | None)), None)
     )  # fmt: skip
     if bad is not None:
         raise CheckpointError(f"{path} is damaged: field {bad} is a {type(obj[bad]).__name__}")
@@ -308,33 +370,17 @@ def _check_structure(obj: Any, path: Path) -> dict:
             raise CheckpointError(
                 f"{path} is damaged: state_dict entry {k!r} is a {type(v).__name__}, not a tensor"
             )
+    if budgets is not None:
+        for k in ("max_params", "max_activation_bytes"):
+            v = budgets.get(k)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+                raise CheckpointError(f"{path} is damaged: budgets[{k!r}] is {v!r}")
     return obj
 
 
-def load(
-    path: str | os.PathLike,
-    spec: str | os.PathLike | None = None,
-    map_location: str | torch.device = "cpu",
-    *,
-    max_params: float = DEFAULT_MAX_PARAMS,
-    max_activation_bytes: float = DEFAULT_MAX_ACTIVATION_BYTES,
-) -> torch.nn.Module:
-    """Load a checkpoint written by `save`; returns the model in eval mode on `map_location`.
-
-    The file is read with ``weights_only=True``, its weights hash is verified, the stored spec
-    is re-parsed and compiled with the stored seed, and the weights are loaded strictly.
-
-    With `spec` (spec text or a path), that spec is compiled instead (stored seed) and only the
-    weights that fit (same key and shape) are loaded; `model.load_report` (a `LoadReport`) says
-    which. An error in `spec` itself is raised as the `SpecError` it is. Every other failure is a
-    `CheckpointError`. `max_params` and `max_activation_bytes` are the budgets of `bs.compile`.
-    """
-    from .api import compile as compile_spec
-
-    path = Path(path)
-    payload = _check_structure(_read(path), path)
-    state: dict[str, torch.Tensor] = payload["state_dict"]
-    digest = weights_sha256(state)
+def _verify(payload: dict, path: Path) -> None:
+    """Check the weights hash, then (format 2) the hash of everything else."""
+    digest = weights_sha256(payload["state_dict"])
     if digest != payload["weights_sha256"]:
         raise CheckpointError(
             f"{path}: weights hash mismatch: the weights were changed or damaged after saving "
@@ -342,41 +388,159 @@ def load(
             f"the weights hash to {digest[:16]}...)",
             hint="restore the file from a good copy; it cannot be trusted",
         )
-    budgets = {"max_params": max_params, "max_activation_bytes": max_activation_bytes}
-    seed = payload["seed"]
-    if spec is None:
-        try:
-            model = compile_spec(payload["spec"], seed=seed, **budgets)
-        except BudgetError as exc:
-            raise CheckpointError(
-                f"{path}: the stored spec is over the budget:\n{exc}",
-                hint="pass larger max_params / max_activation_bytes to bs.load",
-            ) from exc
-        except SpecError as exc:
-            raise CheckpointError(
-                f"{path}: the stored spec no longer parses with blockspec {_version()} "
-                f"(the file was written by blockspec {payload['blockspec_version']}):\n{exc}",
-                hint="fix the spec and load the weights with bs.load(path, spec=fixed_spec)",
-            ) from exc
-        problems = _fit_problems(model.state_dict(), state)
-        if problems:
-            raise CheckpointError(
-                f"{path}: the stored weights do not fit the stored spec: " + "; ".join(problems)
-            )
-        _load_state(model, state, strict=True, path=path)
-    else:
-        model = compile_spec(spec, seed=seed, **budgets)
-        own = model.state_dict()
-        both = set(own) & set(state)
-        fits = sorted(k for k in both if own[k].shape == state[k].shape)
-        model.load_report = LoadReport(
-            loaded=tuple(fits),
-            new=tuple(sorted(set(own) - set(state))),
-            unused=tuple(sorted(set(state) - set(own))),
-            mismatched=tuple(sorted(both - set(fits))),
+    if payload["sha256"] is None:  # format 1: only the weights are covered
+        return
+    try:
+        digest = _payload_sha256(payload)
+    except ValueError as exc:
+        raise CheckpointError(f"{path} is damaged: its training state {exc}") from exc
+    if digest != payload["sha256"]:
+        raise CheckpointError(
+            f"{path}: checkpoint hash mismatch: the spec, seed, budgets, format fields or "
+            "training state were changed or damaged after saving (the weights are intact)",
+            hint="restore the file from a good copy; it cannot be trusted",
         )
-        _load_state(model, {k: state[k] for k in fits}, strict=False, path=path)
+
+
+def _budget_args(payload: dict, max_params: float | None, max_bytes: float | None) -> dict:
+    """Budgets for compiling the stored spec: the caller's, else the recorded ones (at least
+    the defaults)."""
+    recorded = payload["budgets"] or {}
+    defaults = {
+        "max_params": DEFAULT_MAX_PARAMS,
+        "max_activation_bytes": DEFAULT_MAX_ACTIVATION_BYTES,
+    }
+    given = {"max_params": max_params, "max_activation_bytes": max_bytes}
+    return {
+        k: given[k] if given[k] is not None else max(defaults[k], recorded.get(k, 0))
+        for k in defaults
+    }
+
+
+def _open(path: str | os.PathLike) -> tuple[Path, dict]:
+    path = Path(path)
+    payload = _check_structure(_read(path), path)
+    _verify(payload, path)
+    return path, payload
+
+
+def _stored_model(
+    path: Path, payload: dict, max_params: float | None, max_bytes: float | None
+) -> torch.nn.Module:
+    """The stored spec compiled with the stored seed, the stored weights loaded strictly."""
+    from .api import compile as compile_spec
+    from .runtime.network import uninitialised_parameters
+
+    budgets = _budget_args(payload, max_params, max_bytes)
+    try:  # every parameter is replaced below: skip initialising them (ViT-B/16: 86M values)
+        with uninitialised_parameters():
+            model = compile_spec(payload["spec"], seed=payload["seed"], **budgets)
+    except BudgetError as exc:
+        raise CheckpointError(
+            f"{path}: the stored spec is over the budget:\n{exc}",
+            hint="pass larger max_params / max_activation_bytes to bs.load",
+        ) from exc
+    except SpecError as exc:
+        raise CheckpointError(
+            f"{path}: the stored spec no longer parses with blockspec {_version()} "
+            f"(the file was written by blockspec {payload['blockspec_version']}):\n{exc}",
+            hint="fix the spec and load the weights with bs.load(path, spec=fixed_spec)",
+        ) from exc
+    state = payload["state_dict"]
+    problems = _fit_problems(model.state_dict(), state)
+    if problems:
+        raise CheckpointError(
+            f"{path}: the stored weights do not fit the stored spec: " + "; ".join(problems)
+        )
+    _assign(model, state, path)
+    return model
+
+
+def _assign(model: torch.nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Load `state` (every key of the model, checked) by taking its tensors instead of copying
+    them; one whose dtype, strides or storage differ from the model's own is copied into a
+    tensor laid out like the model's, so the result equals ``load_state_dict`` bit for bit."""
+    own = model.state_dict()
+    fitted = {}
+    for k, t in state.items():
+        o = own[k]
+        alone = t.storage_offset() == 0 and t.untyped_storage().nbytes() == t.nbytes
+        if t.dtype != o.dtype or t.stride() != o.stride() or not alone or t.device != o.device:
+            t = torch.empty_like(o).copy_(t)
+        fitted[k] = t
+    try:
+        model.load_state_dict(fitted, strict=True, assign=True)
+    except RuntimeError as exc:  # pragma: no cover - keys and shapes were checked before
+        raise CheckpointError(
+            f"{path}: the weights do not load into the model: {_first_line(exc)}"
+        ) from exc
+
+
+def load(
+    path: str | os.PathLike,
+    spec: str | os.PathLike | None = None,
+    map_location: str | torch.device = "cpu",
+    *,
+    max_params: float | None = None,
+    max_activation_bytes: float | None = None,
+) -> torch.nn.Module:
+    """Load a checkpoint written by `save`; returns the model in eval mode on `map_location`.
+
+    The file is read with ``weights_only=True``, its hashes are verified, the stored spec is
+    re-parsed and compiled with the stored seed, and the weights are loaded strictly.
+
+    With `spec` (spec text or a path), that spec is compiled instead (stored seed) and only the
+    weights that fit (same key and shape) are loaded; `model.load_report` (a `LoadReport`) says
+    which. An error in `spec` itself is raised as the `SpecError` it is. Every other failure is a
+    `CheckpointError`. `max_params` and `max_activation_bytes` are the budgets of `bs.compile`;
+    by default the budgets recorded in the file (never below `bs.compile`'s defaults).
+    """
+    from .api import compile as compile_spec
+
+    path, payload = _open(path)
+    if spec is None:
+        return (
+            _stored_model(path, payload, max_params, max_activation_bytes).to(map_location).eval()
+        )
+    state: dict[str, torch.Tensor] = payload["state_dict"]
+    budgets = _budget_args(payload, max_params, max_activation_bytes)
+    model = compile_spec(spec, seed=payload["seed"], **budgets)
+    own = model.state_dict()
+    both = set(own) & set(state)
+    fits = sorted(k for k in both if own[k].shape == state[k].shape)
+    model.load_report = LoadReport(
+        loaded=tuple(fits),
+        new=tuple(sorted(set(own) - set(state))),
+        unused=tuple(sorted(set(state) - set(own))),
+        mismatched=tuple(sorted(both - set(fits))),
+    )
+    _load_state(model, {k: state[k] for k in fits}, strict=False, path=path)
     return model.to(map_location).eval()
+
+
+def load_training(
+    path: str | os.PathLike,
+    map_location: str | torch.device | None = None,
+    *,
+    max_params: float | None = None,
+    max_activation_bytes: float | None = None,
+) -> TrainingCheckpoint:
+    """Load a checkpoint for resuming training: the model (train mode, on `map_location`, the
+    CPU by default) with the optimizer and scheduler state, step and extra given to `save`.
+
+    The same checks as `load` (hashes over everything, the stored spec and weights); the
+    training state is returned on the CPU as saved.
+    """
+    path, payload = _open(path)
+    model = _stored_model(path, payload, max_params, max_activation_bytes)
+    model = model.to(map_location or "cpu").train()
+    return TrainingCheckpoint(
+        model=model,
+        optimizer_state=payload["optimizer_state"],
+        scheduler_state=payload["scheduler_state"],
+        step=payload["step"],
+        extra=payload["extra"],
+    )
 
 
 def _load_state(

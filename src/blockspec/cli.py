@@ -17,9 +17,8 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 # torch warns on import when numpy is missing; a CLI user has nothing to do about it
@@ -27,6 +26,7 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 
 import blockspec as bs  # noqa: E402
 from blockspec import clitools as ct  # noqa: E402
+from blockspec._io import atomic_write  # noqa: E402
 from blockspec.clitools import Command  # noqa: E402
 from blockspec.clitools import Exit as _Exit  # noqa: E402
 from blockspec.clitools import fail as _fail  # noqa: E402
@@ -66,30 +66,6 @@ def register(command: Command) -> Command:
 
 
 _parse = ct.parse_spec
-
-
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` for a temporary file beside `path`, then rename it onto `path`."""
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        if path.exists():
-            shutil.copymode(path, tmp)
-        else:
-            os.chmod(tmp, 0o666 & ~_umask())
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -234,22 +210,15 @@ def cmd_fmt(args: argparse.Namespace) -> int:
         elif args.write:
             if canon != original:
                 try:
-                    _write_atomic(path, lambda tmp, text=canon: _write_text(tmp, text))
-                except OSError as exc:
-                    _report(bs.SpecError(f"cannot write {name}: {exc.strerror or exc}"))
+                    atomic_write(path, canon)
+                except bs.SpecError as err:
+                    _report(err)
                     status = 1
                     continue
                 print(f"{name}: formatted", file=sys.stderr)
         else:
             sys.stdout.write(canon)
     return status
-
-
-def _write_text(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 GRAPH_FORMATS = (".dot", ".gv", ".svg", ".png", ".pdf")
@@ -285,32 +254,29 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if out is None:
         sys.stdout.write(dot_text)
         return 0
-    try:
-        if suffix in (".dot", ".gv"):
-            _write_atomic(out, lambda tmp: _write_text(tmp, dot_text))
-        else:
-            exe = shutil.which("dot")
-            if exe is None:
-                _fail(
-                    f"cannot write {out}: the Graphviz program `dot` is not installed",
-                    "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew "
-                    f"install graphviz), or write DOT text with -o {out.with_suffix('.dot')}",
-                )
-
-            def render(tmp: Path) -> None:
-                proc = subprocess.run(
-                    [str(exe), f"-T{suffix[1:]}", "-o", str(tmp)],
-                    input=dot_text.encode("utf-8"),
-                    capture_output=True,
-                    timeout=300,
-                )
-                if proc.returncode != 0:
-                    detail = proc.stderr.decode("utf-8", "replace").strip()
-                    _fail(f"`dot` failed to render {out}: {detail}")
-
-            _write_atomic(out, render)
-    except OSError as exc:
-        _fail(f"cannot write {out}: {exc.strerror or exc}", "check that the folder exists")
+    if suffix in (".dot", ".gv"):
+        atomic_write(out, dot_text)
+    else:
+        exe = shutil.which("dot")
+        if exe is None:
+            _fail(
+                f"cannot write {out}: the Graphviz program `dot` is not installed",
+                "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew "
+                f"install graphviz), or write DOT text with -o {out.with_suffix('.dot')}",
+            )
+        try:
+            proc = subprocess.run(
+                [str(exe), f"-T{suffix[1:]}"],
+                input=dot_text.encode("utf-8"),
+                capture_output=True,
+                timeout=300,
+            )
+        except OSError as exc:
+            _fail(f"cannot run `dot` for {out}: {exc.strerror or exc}")
+        if proc.returncode != 0:
+            detail = proc.stderr.decode("utf-8", "replace").strip()
+            _fail(f"`dot` failed to render {out}: {detail}")
+        atomic_write(out, proc.stdout)  # a refused or failed write is a SpecError
     print(f"{out}: written", file=sys.stderr)
     return 0
 
