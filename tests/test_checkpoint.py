@@ -21,7 +21,7 @@ from blockspec.errors import CheckpointError, SpecError
 from tiny_specs import HRNET, SOANET, TINY, UNET, example_input, flat
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-MODEST = ["hrnet3", "soanet_swin3d"]  # a few M parameters, quick forward
+MODEST = ["hrnet3", "soanet_swin3d", "unet_small"]  # up to a few M parameters, quick
 SLOW = ["unet_cine", "vit3d", "swin_t", "vit_b16"]  # 8M-86M parameters or a slow forward
 
 

@@ -22,7 +22,14 @@ __version__ = "0.1.0"
 
 #: names whose modules import torch: loaded on first use, so `import blockspec` (and
 #: `blockspec check | fmt | summary`) start without it
-_LAZY = {"save": "checkpoint", "load": "checkpoint"}
+_LAZY = {
+    "save": "checkpoint",
+    "load": "checkpoint",
+    "load_training": "checkpoint",
+    "param_groups": "training",
+    "fsdp_wrap": "training",
+    "train": "training",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -38,7 +45,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "parse", "compile", "block", "summary", "format", "save", "load", "example_input",
+    "parse", "compile", "block", "summary", "format", "save", "load", "load_training",
+    "example_input", "train", "param_groups", "fsdp_wrap",
     "SpecError", "SpecSyntaxError", "SpecValueError", "ShapeError", "BudgetError",
     "CheckpointError", "Span", "__version__",
 ]  # fmt: skip

@@ -47,6 +47,7 @@ examples:
   blockspec fmt --check examples/*.bspec
   blockspec graph examples/unet_cine.bspec -o unet.svg
   cat examples/swin_t.bspec | blockspec check -
+  blockspec train examples/unet_small.bspec --task denoise --steps 300 --out runs/a
 
 A FILE of `-` reads the spec from standard input.
 exit codes: 0 ok, 1 spec error (or not formatted, or `dot` missing), 2 usage error.
@@ -318,6 +319,12 @@ COMMANDS += [
         graph_arguments,
         cmd_graph,
         "blockspec graph examples/hrnet3.bspec -o hrnet.svg",
+    ),
+    Command.from_module(
+        "train",
+        "train a spec on synthetic data (denoise, segment or classify)",
+        "blockspec.training.cli",
+        "blockspec train small.bspec --task denoise --steps 300 --out runs/a",
     ),
 ]
 
