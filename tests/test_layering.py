@@ -37,6 +37,7 @@ PARTS = {
     "blockspec.registry": "registry",
     "blockspec.cli": "cli",
     "blockspec.clitools": "cli",
+    "blockspec.cligraph": "cli",
     "blockspec.__main__": "main",
     "blockspec.testing": "testing",
     "blockspec": "package",

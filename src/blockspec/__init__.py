@@ -29,6 +29,8 @@ _LAZY = {
     "param_groups": "training",
     "fsdp_wrap": "training",
     "train": "training",
+    "create": "registry",
+    "list_specs": "registry",
 }
 
 
@@ -46,7 +48,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "parse", "compile", "block", "summary", "format", "save", "load", "load_training",
-    "example_input", "train", "param_groups", "fsdp_wrap",
+    "example_input", "train", "param_groups", "fsdp_wrap", "create", "list_specs",
     "SpecError", "SpecSyntaxError", "SpecValueError", "ShapeError", "BudgetError",
     "CheckpointError", "Span", "__version__",
 ]  # fmt: skip

@@ -14,8 +14,6 @@ import argparse
 import difflib
 import json
 import os
-import shutil
-import subprocess
 import sys
 import warnings
 from collections.abc import Sequence
@@ -29,7 +27,6 @@ from blockspec import clitools as ct  # noqa: E402
 from blockspec._io import atomic_write  # noqa: E402
 from blockspec.clitools import Command  # noqa: E402
 from blockspec.clitools import Exit as _Exit  # noqa: E402
-from blockspec.clitools import fail as _fail  # noqa: E402
 from blockspec.clitools import report as _report  # noqa: E402
 from blockspec.compiler.budget import check_budget  # noqa: E402
 from blockspec.sources import NamedText, decode, read_bytes  # noqa: E402
@@ -48,6 +45,7 @@ examples:
   blockspec graph examples/unet_cine.bspec -o unet.svg
   cat examples/swin_t.bspec | blockspec check -
   blockspec train examples/unet_small.bspec --task denoise --steps 300 --out runs/a
+  blockspec list; blockspec summary @swin_t --set CLASSES=10
 
 A FILE of `-` reads the spec from standard input.
 exit codes: 0 ok, 1 spec error (or not formatted, or `dot` missing), 2 usage error.
@@ -174,7 +172,7 @@ def fmt_arguments(sp: argparse.ArgumentParser) -> None:
 def _as_written(name: str) -> str:
     """The text of a FILE argument as written (a byte-order mark kept, so that it is not
     canonical); a `SpecError` if it is not a spec file or not UTF-8."""
-    if name == ct.STDIN:
+    if name == ct.STDIN or (name.startswith("@") and not Path(name).exists()):
         return ct.spec_source(name).text  # type: ignore[union-attr]
     raw = read_bytes(Path(name), name)
     decode(raw, name)  # the error at the first byte that is not UTF-8
@@ -187,6 +185,15 @@ def cmd_fmt(args: argparse.Namespace) -> int:
         raise _Exit(_usage(args, "fmt prints one file; use --check or -w for several"))
     if args.write and ct.STDIN in args.files:
         raise _Exit(_usage(args, "-w cannot rewrite standard input (`-`); print it with fmt -"))
+    packaged = [n for n in args.files if n.startswith("@") and not Path(n).exists()]
+    if args.write and packaged:
+        raise _Exit(
+            _usage(
+                args,
+                f"-w cannot rewrite the packaged {packaged[0]}; copy it: "
+                f"blockspec fmt {packaged[0]} > my.bspec",
+            )  # fmt: skip
+        )
     status = 0
     for name in args.files:
         path = Path(name)
@@ -222,63 +229,18 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     return status
 
 
-GRAPH_FORMATS = (".dot", ".gv", ".svg", ".png", ".pdf")
+def cmd_list(args: argparse.Namespace) -> int:
+    """The packaged specs: name, parameters, `let`s and what each one is."""
+    from blockspec import registry
 
-
-def graph_arguments(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("file", metavar="FILE")
-    sp.add_argument(
-        "-o",
-        "--output",
-        metavar="OUT.svg|.png|.pdf|.dot",
-        help="the picture to write; .svg, .png and .pdf need Graphviz (default: DOT on stdout)",
-    )
-    sp.add_argument(
-        "--depth",
-        type=ct.positive_int,
-        metavar="N",
-        help="N >= 3 lists every block's cells (a SOANet lists them by default)",
-    )
-    ct.add_overrides(sp)
-
-
-def cmd_graph(args: argparse.Namespace) -> int:
-    """Write the architecture picture: DOT by hand; SVG/PNG through Graphviz's `dot`."""
-    from blockspec.graph import to_dot
-
-    out = Path(args.output) if args.output else None
-    suffix = out.suffix.lower() if out else ".dot"
-    if suffix not in GRAPH_FORMATS:
-        raise _Exit(_usage(args, f"-o must end in one of {', '.join(GRAPH_FORMATS)}"))
-    title = "stdin" if args.file == ct.STDIN else Path(args.file).name
-    dot_text = to_dot(_parse(args.file, args, budget=False), title=title, depth=args.depth)
-    if out is None:
-        sys.stdout.write(dot_text)
-        return 0
-    if suffix in (".dot", ".gv"):
-        atomic_write(out, dot_text)
-    else:
-        exe = shutil.which("dot")
-        if exe is None:
-            _fail(
-                f"cannot write {out}: the Graphviz program `dot` is not installed",
-                "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew "
-                f"install graphviz), or write DOT text with -o {out.with_suffix('.dot')}",
-            )
-        try:
-            proc = subprocess.run(
-                [str(exe), f"-T{suffix[1:]}"],
-                input=dot_text.encode("utf-8"),
-                capture_output=True,
-                timeout=300,
-            )
-        except OSError as exc:
-            _fail(f"cannot run `dot` for {out}: {exc.strerror or exc}")
-        if proc.returncode != 0:
-            detail = proc.stderr.decode("utf-8", "replace").strip()
-            _fail(f"`dot` failed to render {out}: {detail}")
-        atomic_write(out, proc.stdout)  # a refused or failed write is a SpecError
-    print(f"{out}: written", file=sys.stderr)
+    rows = [("name", "params", "lets", "what it is")]
+    for name in registry.list_specs():
+        params = bs.summary(f"@{name}").totals.params
+        lets = ", ".join(k.lower() for k in registry.lets_of(name))
+        rows.append((f"@{name}", f"{params:,}", lets, registry.describe(name)))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        ct.say(f"{r[0].ljust(widths[0])}  {r[1].rjust(widths[1])}  {r[2].ljust(widths[2])}  {r[3]}")
     return 0
 
 
@@ -313,11 +275,10 @@ COMMANDS += [
         cmd_fmt,
         "blockspec fmt --check examples/*.bspec",
     ),
-    Command(
+    Command.from_module(
         "graph",
-        "draw the architecture: DOT text, or SVG/PNG through Graphviz",
-        graph_arguments,
-        cmd_graph,
+        "draw the architecture: DOT text, or SVG/PNG/PDF through Graphviz",
+        "blockspec.cligraph",
         "blockspec graph examples/hrnet3.bspec -o hrnet.svg",
     ),
     Command.from_module(
@@ -325,6 +286,13 @@ COMMANDS += [
         "train a spec on synthetic data (denoise, segment or classify)",
         "blockspec.training.cli",
         "blockspec train small.bspec --task denoise --steps 300 --out runs/a",
+    ),
+    Command(
+        "list",
+        "list the packaged specs (each usable as @NAME wherever a FILE is taken)",
+        lambda sp: None,
+        cmd_list,
+        "blockspec list",
     ),
 ]
 

@@ -220,9 +220,13 @@ _stdin_text: NamedText | None = None
 
 
 def spec_source(name: str) -> Source:
-    """The source a FILE argument names: ``-`` is standard input (read once), anything else a
-    path (so any file name is a path, whatever it ends in)."""
+    """The source a FILE argument names: ``-`` is standard input (read once), ``@NAME`` a
+    packaged spec, anything else a path (so any file name is a path, whatever it ends in)."""
     global _stdin_text
+    if name.startswith("@") and not os.path.exists(name):
+        from blockspec.registry import spec_text
+
+        return NamedText(spec_text(name), name)
     if name != STDIN:
         return Path(name)
     if _stdin_text is None:

@@ -15,7 +15,8 @@ Which `str` is a path and which is spec text:
 4. any other `str` is spec text, named ``<string>`` in errors; when it is one line that looks
    like a file name (or names a folder) and does not parse, the error's hint says so.
 
-A `pathlib.Path` (any `os.PathLike`) is always a path; a `NamedText` is text with a name.
+A `pathlib.Path` (any `os.PathLike`) is always a path; a `NamedText` is text with a name; a
+one-line `str` starting with ``@`` names a packaged spec (``@swin_t``, see `registry`).
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ def read_source(source: Source) -> tuple[str, str]:
     """(text, name) of a source: a path, spec text or a `NamedText` (see the module doc)."""
     if isinstance(source, NamedText):
         return _checked_text(source.text, source.name), source.name
+    if isinstance(source, str) and source.startswith("@") and "\n" not in source:
+        from .registry import spec_text  # a packaged spec, by name
+
+        return spec_text(source.strip()), source.strip()
     if isinstance(source, os.PathLike) or (isinstance(source, str) and is_path(source)):
         name = _display(source)
         return decode(read_bytes(source, name), name), name
