@@ -93,3 +93,41 @@ def test_key_paths_on_generated_specs(spec, dropout, act):
             assert cell.config.activation == act
     s = bs.summary(net)
     assert s.totals.params == bs.summary(net.text).totals.params
+
+
+DP = (
+    "input { channels = 1, D = 1, H = 16, W = 16 }\n"
+    "cell { window = [4, 4, 1], heads = 2 }\n"
+    'backbone unet { channels = 4, levels = 1, blocks = ["L1C2"], drop_path_rate = 0.25 }\n'
+)
+
+
+def test_drop_path_rate_rises_linearly_over_the_cells_in_build_order():
+    net = bs.parse(DP)
+    rates = [c.config.dropout for c in net.cells()]
+    assert rates == pytest.approx([0.25 * i / 5 for i in range(6)])  # timm's linspace(0, R, N)
+    model = bs.compile(net)
+    built = {n: m.drop_path.p for n, m in model.named_modules() if hasattr(m, "drop_path")}
+    for cell in net.cells():  # the runtime's DropPath of each cell gets its rate
+        assert built[cell.path] == pytest.approx(cell.config.dropout)
+    assert bs.parse(net.text) == net
+    soa = bs.parse(DP.replace("unet", "soanet").replace('levels = 1, blocks = ["L1C2"]',
+                   'stages = ["L1", "C2L1"]'))  # fmt: skip
+    assert [c.config.dropout for c in soa.cells()] == pytest.approx([0.0, 0.125, 0.25])
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("heads = 2 }", "heads = 2, dropout = 0.0 }"),
+        ('["L1C2"]', '["L1(dropout=0.1)C2"]'),
+        ('["L1C2"]', '["L1C2"], level 0 { dropout = 0.0 }'),
+    ],
+)
+def test_drop_path_rate_and_dropout_together_are_refused(old, new):
+    text = DP.replace(old, new)
+    with pytest.raises(SpecError) as info:
+        bs.parse(text)
+    assert "drop_path_rate" in info.value.message
+    line = text.split("\n")[info.value.span.line - 1]
+    assert line[info.value.span.column - 1 :].startswith(("0.0", "0.1"))

@@ -7,11 +7,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from ..errors import SpecError
-from ..language import CELL_DEFAULTS, CELL_KEYS, CODES, KEEP, families_where
+from ..errors import SpecError, SpecValueError
+from ..language import BACKBONE_KEYS, CELL_DEFAULTS, CELL_KEYS, CODES, KEEP, families_where
 from ..language.schema import CellConfig
 from . import ast as A
 from . import ir
+from .entries import convert
 from .params import override_params
 from .state import Param, Slot, Unit
 from .windows import size_window
@@ -40,13 +41,19 @@ def build_block(
     cells: tuple[A.BCell, ...],
     base: Mapping[str, Param],
     errs: list[SpecError],
+    schedule: list[Param] | None = None,
 ) -> ir.Block:
-    """The block of slot `s`: one `ir.Cell` per expanded cell of its block string."""
+    """The block of slot `s`: one `ir.Cell` per expanded cell of its block string; with a
+    drop-path `schedule`, each cell takes the next rate of it."""
     out: list[ir.Cell] = []
     for i, bc in enumerate(cells):
         family, has_mixer = CODES[bc.code]
         params = dict(base)
         params.update(override_params(bc, family, has_mixer, errs))
+        if schedule is not None:
+            if params["dropout"].origin.layer == "override":
+                errs.append(_both(params["dropout"]))
+            params["dropout"] = schedule.pop(0)
         w, wo = params["window"].value, params["window"].origin
         p, po = params["patch"].value, params["patch"].origin
         window, patch = size_window(
@@ -101,12 +108,38 @@ def _assemble(node, blocks: Mapping[str, ir.Block]):
     return node
 
 
+def _both(p: Param) -> SpecError:
+    return SpecValueError(
+        "dropout is set here and drop_path_rate sets every cell's dropout",
+        p.origin.span,
+        "remove one: drop_path_rate = R rises linearly from 0 to R over the network's cells",
+    )
+
+
+def _schedule(unit: Unit, errs: list[SpecError]) -> list[Param] | None:
+    """timm's stochastic-depth schedule: rate R * i / (N - 1) for cell i of N, in build order."""
+    entries = unit.entries.get("backbone")
+    sec = unit.sections.get("backbone")
+    if entries is None or sec is None or sec.name is None:
+        return None
+    rate = convert(entries, "drop_path_rate", BACKBONE_KEYS[sec.name]["drop_path_rate"], errs)
+    if rate is None:
+        return None
+    for params in (unit.defaults, *(p for _, p in unit.subs.values())):
+        if "dropout" in params:
+            errs.append(_both(params["dropout"]))
+    n = sum(len(c) for c in unit.cells.values() if c is not None)
+    origin = ir.Origin("backbone", entries.values["drop_path_rate"].span)
+    return [Param(float(rate) * i / max(1, n - 1), origin) for i in range(n)]  # type: ignore[arg-type]
+
+
 def run(unit: Unit) -> Unit:
     if unit.skeleton is None:
         return unit
     errs: list[SpecError] = []
     blocks: dict[str, ir.Block] = {}
     ok = True
+    schedule = _schedule(unit, errs)
     for s in unit.slots:
         cells = unit.cells.get(s.path)
         if cells is None:
@@ -115,6 +148,6 @@ def run(unit: Unit) -> Unit:
         base = dict(_BASE)
         base.update(unit.defaults)
         base.update(unit.subs.get(s.sub, (None, {}))[1])
-        blocks[s.path] = build_block(s, cells, base, errs)
+        blocks[s.path] = build_block(s, cells, base, errs, schedule)
     backbone = _assemble(unit.skeleton, blocks) if ok else None
     return dataclasses.replace(unit, backbone=backbone).err(*errs)

@@ -109,16 +109,17 @@ BACKBONE_KEYS: dict[str, dict[str, Type]] = {
         "channels": Type("channels"), "levels": _POS_INT, "blocks": Type("blocks"),
         "decoder": Type("blocks"), "bridge": Type("block"), "gate": _BOOL,
         "downsample": _DOWN, "upsample": _UP, "downsample_depth": _BOOL,
+        "drop_path_rate": _PROB,
     },
     "hrnet": {
         "channels": Type("channels"), "levels": _POS_INT, "blocks": Type("blocks"),
         "fusion": Type("block"), "downsample": _DOWN, "upsample": _UP,
-        "downsample_depth": _BOOL,
+        "downsample_depth": _BOOL, "drop_path_rate": _PROB,
     },
     "soanet": {
         "channels": Type("channels"), "stages": Type("blocks"),
         "downsample": Type("downsample", options=tuple(O.DOWNSAMPLE)),
-        "downsample_depth": _BOOL,
+        "downsample_depth": _BOOL, "drop_path_rate": _PROB,
     },
 }  # fmt: skip
 HEAD_KEYS: dict[str, dict[str, Type]] = {
