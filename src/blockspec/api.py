@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -16,8 +16,9 @@ from .compiler.budget import (
 )
 from .compiler.diagnostics import raise_all
 from .compiler.infer import infer
+from .compiler.outputs import feature_info
 from .compiler.overrides import OverrideText, freeze, override_exprs
-from .compiler.pipeline import compile_spec
+from .compiler.pipeline import compile_spec, select_features
 from .compiler.printer import format_spec
 from .compiler.summary import Summary
 from .compiler.values import check_limits
@@ -84,15 +85,22 @@ def compile(  # noqa: A001 - the public name DESIGN.md gives it
     overrides: Mapping[str, Any] | None = None,
     max_params: float = DEFAULT_MAX_PARAMS,
     max_activation_bytes: float = DEFAULT_MAX_ACTIVATION_BYTES,
+    features_only: bool = False,
+    out_indices: Sequence[int] | None = None,
 ):
     """Build the `torch.nn.Module` of a spec (budgets checked before any allocation).
 
-    The module keeps `model.spec` (canonical text) and `model.ir`.
+    The module keeps `model.spec` (canonical text), `model.ir` and `model.feature_info`
+    (timm's: module, channels and reduction of each backbone output it returns).
+    `features_only` drops the head and returns the backbone's outputs; `out_indices`
+    selects which (as timm's ``features_only=True, out_indices=...``).
     """
     from .compiler.lower import lower
 
     seed = _check_seed(seed)
     net = source if isinstance(source, ir.Network) else parse(source, overrides)
+    if features_only or out_indices is not None:
+        net = select_features(net, features_only, out_indices)
     check_budget(net, max_params, max_activation_bytes)
     model = lower(net, seed=seed)
     if any(isinstance(a, ir.Sym) for a in net.input.size):
@@ -101,6 +109,7 @@ def compile(  # noqa: A001 - the public name DESIGN.md gives it
     model.spec = canonical_text(net)
     model.ir = net
     model.seed = seed
+    model.feature_info = feature_info(net)
     return model
 
 

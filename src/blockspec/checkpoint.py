@@ -429,7 +429,7 @@ def _stored_model(
 ) -> torch.nn.Module:
     """The stored spec compiled with the stored seed, the stored weights loaded strictly."""
     from .api import compile as compile_spec
-    from .runtime.network import uninitialised_parameters
+    from .compiler.lower import uninitialised_parameters
 
     budgets = _budget_args(payload, max_params, max_bytes)
     try:  # every parameter is replaced below: skip initialising them (ViT-B/16: 86M values)

@@ -172,6 +172,7 @@ class UNet:
     bridge: Block
     channels: tuple[int, ...]
     spans: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
+    deep_supervision: bool = False  # every level's decoder output is returned
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,10 @@ class Network:
     stats: tuple = field(default=(), compare=False, repr=False)
     #: `SpecWarning`s of the spec, in source order (attached by the pipeline)
     warnings: tuple = field(default=(), compare=False, repr=False)
+    #: one head per returned output (`head conv { per_output = true }`), paths heads.N
+    heads: tuple[Head, ...] = ()
+    #: the backbone outputs returned, by index (`bs.compile(..., out_indices=...)`)
+    out_indices: tuple[int, ...] | None = None
 
     def blocks(self) -> Iterator[Block]:
         """Every block, in module-construction order."""
@@ -259,6 +264,7 @@ class Network:
                 yield blk
         if self.head is not None:
             yield self.head
+        yield from self.heads
 
 
 def concrete(size: tuple[Dim, Dim, Dim], inp: Input) -> tuple[int, int, int]:

@@ -15,10 +15,10 @@ from ..runtime.config import (
     SOANetConfig,
     UNetConfig,
 )
-from ..runtime.network import build_network
+from ..runtime.network import build_network, uninitialised_parameters
 from . import ir
 
-__all__ = ["network_config", "lower", "lower_block"]
+__all__ = ["network_config", "lower", "lower_block", "uninitialised_parameters"]
 
 
 def _backbone_config(bb: ir.UNet | ir.HRNet | ir.SOANet) -> UNetConfig | HRNetConfig | SOANetConfig:
@@ -31,6 +31,7 @@ def _backbone_config(bb: ir.UNet | ir.HRNet | ir.SOANet) -> UNetConfig | HRNetCo
             gate=all(lv.gate is not None for lv in bb.levels),
             dec=tuple(lv.dec.config for lv in bb.levels),
             channels=bb.channels,
+            deep_supervision=bb.deep_supervision,
         )
     if isinstance(bb, ir.HRNet):
         return HRNetConfig(
@@ -57,6 +58,8 @@ def network_config(net: ir.Network) -> NetworkConfig:
         backbone=_backbone_config(net.backbone),
         stem=None if net.stem is None else net.stem.config,
         head=None if net.head is None else net.head.config,
+        heads=tuple(h.config for h in net.heads),
+        out_indices=net.out_indices,
     )
 
 

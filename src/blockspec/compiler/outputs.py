@@ -1,29 +1,48 @@
-"""What a backbone outputs: the one statement of it, for the head pass, the inference and
-the summary. (The runtime's forward computes the same tensors; the promise test compares.)
+"""What a backbone outputs: the one statement of it, for the head pass, the inference, the
+summary and `model.feature_info`. (The runtime's forward computes the same tensors; the
+promise test compares.)
 
-A U-Net returns its level-0 decoder output; an HR-Net its per-level outputs and then their
-aggregate (all levels upsampled to level 0 and concatenated); a SOANet every stage's output.
-A head reads the last of these.
+A U-Net returns its level-0 decoder output, or with ``deep_supervision`` every level's
+decoder output, coarsest first (so the main, full-resolution output is the last, as a head
+reads it); an HR-Net its per-level outputs and then their aggregate (all
+levels upsampled to level 0 and concatenated); a SOANet every stage's output. A head reads
+the last of these; ``per_output`` heads read one each. ``out_indices`` selects outputs.
 """
 
 from __future__ import annotations
 
 from . import ir
 
-__all__ = ["backbone_outputs", "head_input", "output_shapes"]
+__all__ = ["backbone_outputs", "head_input", "output_shapes", "feature_info", "selected"]
 
 
-def backbone_outputs(bb) -> list[tuple[int, tuple]]:
-    """(channels, (D, H, W)) of every tensor the backbone returns, in order.
+def _named(bb) -> list[tuple[str, int, tuple]]:
+    """(module, channels, (D, H, W)) of every tensor the backbone returns, in order.
 
     Works on the assembled backbone and on its skeleton (slots have `c_out` and `size` too).
     """
     if isinstance(bb, ir.UNet):
-        dec = bb.levels[0].dec
-        return [(dec.c_out, dec.size)]
+        n = len(bb.levels)
+        levels = reversed(range(n)) if bb.deep_supervision else range(1)
+        return [(bb.levels[l].dec.path, bb.levels[l].dec.c_out, bb.levels[l].dec.size)
+                for l in levels]  # fmt: skip
     if isinstance(bb, ir.HRNet):
-        return [(b.c_out, b.size) for b in bb.out] + [(sum(bb.channels), bb.aggregate_size)]
-    return [(b.c_out, b.size) for b in bb.stages]
+        outs = [(b.path, b.c_out, b.size) for b in bb.out]
+        return outs + [("aggregate", sum(bb.channels), bb.aggregate_size)]
+    return [(b.path, b.c_out, b.size) for b in bb.stages]
+
+
+def backbone_outputs(bb) -> list[tuple[int, tuple]]:
+    """(channels, (D, H, W)) of every tensor the backbone returns, in order."""
+    return [(c, size) for _, c, size in _named(bb)]
+
+
+def selected(net: ir.Network) -> list[tuple[str, int, tuple]]:
+    """The backbone outputs the network returns (or feeds its heads), `out_indices` applied."""
+    outs = _named(net.backbone)
+    if net.out_indices is None:
+        return outs
+    return [outs[i] for i in net.out_indices]
 
 
 def head_input(bb) -> tuple[int, tuple]:
@@ -31,9 +50,30 @@ def head_input(bb) -> tuple[int, tuple]:
     return backbone_outputs(bb)[-1]
 
 
+def _head_shape(h: ir.Head) -> tuple:
+    cfg = h.config
+    return (cfg.n, *h.size_in) if cfg.kind == "conv" else (cfg.n,)
+
+
 def output_shapes(net: ir.Network) -> list[tuple]:
     """The shapes (without batch) the compiled network returns: one, or one per list item."""
     if net.head is not None:
-        cfg = net.head.config
-        return [(cfg.n, *net.head.size_in) if cfg.kind == "conv" else (cfg.n,)]
-    return [(c, *size) for c, size in backbone_outputs(net.backbone)]
+        return [_head_shape(net.head)]
+    if net.heads:
+        return [_head_shape(h) for h in net.heads]
+    return [(c, *size) for _, c, size in selected(net)]
+
+
+def feature_info(net: ir.Network) -> list[dict]:
+    """timm's `feature_info` of the backbone outputs: the module that makes each, its
+    channels and its reduction of H (an int, or ``"H/k"`` text on a dynamic axis)."""
+    h_in = net.input.size[1]
+    out = []
+    for module, c, size in selected(net):
+        h = size[1]
+        if isinstance(h_in, int) and isinstance(h, int):
+            red: int | str = h_in // h
+        else:
+            red = h.div // getattr(h_in, "div", 1) if isinstance(h, ir.Sym) else str(h)
+        out.append({"module": module, "num_chs": c, "reduction": red})
+    return out

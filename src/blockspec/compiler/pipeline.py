@@ -15,9 +15,10 @@ is reported at once; between phases the collected errors are raised, sorted by p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
+from ..errors import SpecValueError
 from . import ast as A
 from . import (
     blocks,
@@ -29,6 +30,7 @@ from . import (
     infer,
     ir,
     lint,
+    outputs,
     paths,
     sections,
     topology,
@@ -38,7 +40,7 @@ from .diagnostics import raise_all
 from .printer import format_spec
 from .state import Unit, frozen
 
-__all__ = ["PHASES", "compile_spec", "resolve"]
+__all__ = ["PHASES", "compile_spec", "resolve", "select_features"]
 
 Pass = Callable[[Unit], Unit]
 
@@ -48,7 +50,9 @@ def network(unit: Unit) -> Unit:
     if unit.errors or unit.input is None or unit.backbone is None:
         return unit
     spec = unit.spec
-    net = ir.Network(unit.input, unit.stem, unit.backbone, unit.head, spec.file, spec.source)
+    net = ir.Network(
+        unit.input, unit.stem, unit.backbone, unit.head, spec.file, spec.source, heads=unit.heads
+    )
     return replace(unit, network=net)
 
 
@@ -104,3 +108,27 @@ def resolve(spec: A.Spec, overrides: Mapping[str, A.Expr] | None = None) -> ir.N
     unit = _run(Unit(spec, override_exprs=frozen(overrides or {})), (RESOLVE,))
     assert unit.network is not None
     return unit.network
+
+
+def select_features(
+    net: ir.Network, features_only: bool, out_indices: Sequence[int] | None
+) -> ir.Network:
+    """The network returning backbone outputs `out_indices` (all when None), its heads
+    dropped when `features_only`; shapes and costs inferred again."""
+    n = len(outputs.backbone_outputs(net.backbone))
+    picked = None
+    if out_indices is not None:
+        picked = tuple(out_indices)
+        bad = [i for i in picked if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n]
+        if bad or not picked or len(set(picked)) != len(picked):
+            raise SpecValueError(
+                f"out_indices {list(picked)} do not select distinct outputs of the {n} this "
+                f"{net.backbone.kind} returns",
+                None,
+                f"give distinct indices from 0 to {n - 1}",
+            )
+    head, heads = (None, ()) if features_only else (net.head, net.heads)
+    if heads and picked is not None:
+        heads = tuple(heads[i] for i in picked)
+    chosen = replace(net, head=head, heads=heads, out_indices=picked, stats=())
+    return replace(chosen, stats=tuple(infer.infer(chosen)))

@@ -96,6 +96,7 @@ class Unit:
     cells: Mapping[str, tuple[A.BCell, ...] | None] = field(default_factory=_empty)
     backbone: ir.UNet | ir.HRNet | ir.SOANet | None = None
     head: ir.Head | None = None
+    heads: tuple[ir.Head, ...] = ()
     network: ir.Network | None = None
 
     def err(self, *errors: SpecError) -> Unit:

@@ -49,4 +49,7 @@ def build(entries: Entries, plan: Levels, errs: list[SpecError]) -> tuple[ir.UNe
         )  # fmt: skip
         slots.append(decs[l])
     levels = tuple(ir.UNetLevel(encs[l], downs[l], ups[l], gates[l], decs[l]) for l in range(n))
-    return ir.UNet(levels, bridge, chans, spans=plan.spans), slots  # type: ignore[arg-type]
+    deep = bool(convert(entries, "deep_supervision", BACKBONE_KEYS["unet"]["deep_supervision"],
+                        errs, False))  # fmt: skip
+    unet = ir.UNet(levels, bridge, chans, spans=plan.spans, deep_supervision=deep)
+    return unet, slots  # type: ignore[return-value]

@@ -109,7 +109,7 @@ BACKBONE_KEYS: dict[str, dict[str, Type]] = {
         "channels": Type("channels"), "levels": _POS_INT, "blocks": Type("blocks"),
         "decoder": Type("blocks"), "bridge": Type("block"), "gate": _BOOL,
         "downsample": _DOWN, "upsample": _UP, "downsample_depth": _BOOL,
-        "drop_path_rate": _PROB,
+        "drop_path_rate": _PROB, "deep_supervision": _BOOL,
     },
     "hrnet": {
         "channels": Type("channels"), "levels": _POS_INT, "blocks": Type("blocks"),
@@ -123,8 +123,8 @@ BACKBONE_KEYS: dict[str, dict[str, Type]] = {
     },
 }  # fmt: skip
 HEAD_KEYS: dict[str, dict[str, Type]] = {
-    "conv": {"out_channels": _POS_INT},
-    "classify": {"classes": _POS_INT},
+    "conv": {"out_channels": _POS_INT, "per_output": _BOOL},
+    "classify": {"classes": _POS_INT, "per_output": _BOOL},
 }
 #: backbone kind -> the nested entry it takes ("level N { ... }" or "stage N { ... }")
 LEVEL_ENTRY: dict[str, str] = {"unet": "level", "hrnet": "level", "soanet": "stage"}

@@ -115,6 +115,7 @@ class UNetConfig:
     gate: bool
     dec: tuple[BlockConfig, ...]
     channels: tuple[int, ...]  # C_l per level
+    deep_supervision: bool = False  # return every level's decoder output, the finest last
 
 
 @dataclass(frozen=True)
@@ -171,3 +172,7 @@ class NetworkConfig:
     backbone: UNetConfig | HRNetConfig | SOANetConfig
     stem: StemConfig | None = None
     head: HeadConfig | None = None
+    #: one head per returned output (instead of `head` on the last), module names heads.N
+    heads: tuple[HeadConfig, ...] = ()
+    #: the backbone outputs to return, by index (None: all)
+    out_indices: tuple[int, ...] | None = None

@@ -36,10 +36,12 @@ def build_network(cfg: NetworkConfig, seed: int | None = None) -> Backbone:
     if cls is None:
         raise TypeError(f"unknown backbone config {type(cfg.backbone).__name__}")
     if seed is None:
-        return cls(cfg.backbone, input=cfg.input, stem=cfg.stem, head=cfg.head)
+        return cls(cfg.backbone, input=cfg.input, stem=cfg.stem, head=cfg.head, heads=cfg.heads,
+                   out_indices=cfg.out_indices)  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return cls(cfg.backbone, input=cfg.input, stem=cfg.stem, head=cfg.head)
+        return cls(cfg.backbone, input=cfg.input, stem=cfg.stem, head=cfg.head, heads=cfg.heads,
+                   out_indices=cfg.out_indices)  # fmt: skip
 
 
 # ops that only write values into a tensor: `torch.nn.init`'s functions and the in-place random,

@@ -86,6 +86,8 @@ class Backbone(nn.Module):
         input: InputConfig | None = None,
         stem: StemConfig | None = None,
         head: HeadConfig | None = None,
+        heads: tuple[HeadConfig, ...] = (),
+        out_indices: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         self.cfg = cfg
@@ -93,6 +95,8 @@ class Backbone(nn.Module):
         self.stem = Stem(stem) if stem is not None else None
         self.build(cfg)
         self.head = Head(head) if head is not None else None
+        self.heads = nn.ModuleList(Head(h) for h in heads) if heads else None
+        self.out_indices = out_indices
 
     def build(self, cfg: Any) -> None:
         """Register the backbone's own modules."""
@@ -108,6 +112,10 @@ class Backbone(nn.Module):
         if self.stem is not None:
             x = self.stem(x)
         y = self.features(x)
+        if self.out_indices is not None and isinstance(y, list):
+            y = [y[i] for i in self.out_indices]
+        if self.heads is not None:  # one head per output
+            return [h(t) for h, t in zip(self.heads, y if isinstance(y, list) else [y])]
         if self.head is None:
             return y
         return self.head(y[-1] if isinstance(y, list) else y)

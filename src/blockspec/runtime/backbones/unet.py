@@ -113,14 +113,18 @@ class UNet(Backbone):
         """The modules of level ``l``."""
         return self._modules[f"level{l}"]  # type: ignore[return-value]
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         skips = []
         for l in range(self.levels):
             skip, x = self.level(l).encode(x)
             skips.append(skip)
         x = self.bridge(x)
+        outs: list[torch.Tensor] = []
         for l in reversed(range(self.levels)):
             x = self.level(l).decode(x, skips[l])
+            outs.append(x)
+        if self.cfg.deep_supervision:  # every level's decoder output, the finest (main) last
+            return outs
         return x
 
     def extra_repr(self) -> str:
