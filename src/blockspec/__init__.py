@@ -7,7 +7,7 @@ checkpoints.
 
 from typing import Any
 
-from .api import block, compile, example_input, format, parse, summary
+from .api import block, compile, create, example_input, format, parse, summary
 from .errors import (
     BudgetError,
     CheckpointError,
@@ -29,7 +29,6 @@ _LAZY = {
     "param_groups": "training",
     "fsdp_wrap": "training",
     "train": "training",
-    "create": "registry",
     "list_specs": "registry",
 }
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from . import registry
 from .compiler import ast as A
 from .compiler import ir
 from .compiler.budget import (
@@ -27,7 +28,7 @@ from .sources import Source, read_source
 
 __all__ = [
     "parse", "compile", "block", "summary", "format", "read_source", "Summary", "OverrideText",
-    "example_input",
+    "example_input", "create",
 ]  # fmt: skip
 
 
@@ -186,3 +187,20 @@ def summary(source: Source | ir.Network, overrides: Mapping[str, Any] | None = N
     """Shapes, parameters, FLOPs and activation memory per node, with totals."""
     net = source if isinstance(source, ir.Network) else parse(source, overrides)
     return Summary(net, net.stats or tuple(infer(net)))
+
+
+def create(name: str, *, seed: int | None = 0, overrides: dict | None = None, **lets: Any):
+    """Compile packaged spec `name`, its `let`s set by lower-case keywords
+    (``classes=10, channels=1, size=96``) and `overrides` (any names or key paths)."""
+    known = registry.lets_of(name)
+    values = dict(overrides or {})
+    for key, value in lets.items():
+        let = key.upper()
+        if let not in known:
+            raise SpecValueError(
+                f"@{name} has no let {let} (from {key}=...)",
+                None,
+                "its lets: " + ", ".join(f"{k.lower()} ({v})" for k, v in known.items()),
+            )
+        values[let] = value
+    return compile(f"@{name}", seed=seed, overrides=values)

@@ -1,7 +1,7 @@
 """The specs that ship inside the package, listed and built by name.
 
 ``bs.list_specs()`` names them, ``bs.create("swin_t", classes=10, channels=1, size=96)``
-compiles one with its `let`s overridden, and every place that takes a spec file takes
+(in `api`) compiles one with its `let`s overridden, and every place that takes a spec file takes
 ``@NAME`` too (``blockspec summary @swin_t``). Each packaged spec exposes its natural
 `let`s in capitals (``CHANNELS``, ``SIZE``, ``CLASSES``, ``C`` ...); `create` takes them
 in lower case.
@@ -10,11 +10,10 @@ in lower case.
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
 
 from .errors import SpecValueError
 
-__all__ = ["list_specs", "spec_text", "describe", "lets_of", "create", "PREFIX"]
+__all__ = ["list_specs", "spec_text", "describe", "lets_of", "PREFIX"]
 
 PREFIX = "@"
 
@@ -58,22 +57,3 @@ def lets_of(name: str) -> dict[str, str]:
 
     spec = parse_spec(spec_text(name), f"{PREFIX}{name}")
     return {st.name: format_expr(st.value) for st in spec.statements if isinstance(st, Let)}
-
-
-def create(name: str, *, seed: int | None = 0, overrides: dict | None = None, **lets: Any):
-    """Compile packaged spec `name`, its `let`s set by lower-case keywords
-    (``classes=10, channels=1, size=96``) and `overrides` (any names or key paths)."""
-    from .api import compile as compile_spec
-
-    known = lets_of(name)
-    values = dict(overrides or {})
-    for key, value in lets.items():
-        let = key.upper()
-        if let not in known:
-            raise SpecValueError(
-                f"{PREFIX}{name} has no let {let} (from {key}=...)",
-                None,
-                "its lets: " + ", ".join(f"{k.lower()} ({v})" for k, v in known.items()),
-            )
-        values[let] = value
-    return compile_spec(f"{PREFIX}{name}", seed=seed, overrides=values)
