@@ -66,6 +66,22 @@ def end_position(text: str) -> tuple[int, int]:
     return 1, 1
 
 
+def _before(text: str, tok) -> str:
+    """The character just before token `tok` in `text` ('' at the start)."""
+    pos = tok.start_pos
+    return text[pos - 1] if pos and pos <= len(text) else ""
+
+
+def _word_at(text: str, pos: int) -> str:
+    """The run of letters and digits around `pos` (for naming a mistyped code)."""
+    start, end = pos, pos
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    return text[start:end]
+
+
 def _words(expected: Iterable[str]) -> str:
     names = sorted(set(expected), key=lambda t: _ORDER.index(t) if t in _ORDER else 999)
     # operators after a complete value are rarely what the user meant to write: say them last
@@ -127,6 +143,8 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         expected = set(exc.expected or ()) | set(getattr(exc, "accepts", None) or ())
+        if in_block_string:
+            expected.discard("_NL")  # a block string is one line: never suggest a new line
         if tok.type == "$END":
             line, col = end_position(text)
             if in_block_string and "RPAR" in expected:
@@ -149,6 +167,27 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
         span = make_span(tok.line, tok.column, len(tok) or 1)
         shown = "new line" if tok.type == "_NL" else repr(str(tok))
         hint = f"expected {_words(expected)}"
+        if in_block_string and tok.type == "RPAR" and _before(text, tok) == "(":
+            return SpecSyntaxError(
+                "empty parentheses in the block string",
+                span,
+                "a group holds at least one cell, e.g. (S3Sh)*2; overrides name a key, "
+                "e.g. L1(heads=4)",
+            )
+        if in_block_string and tok.type == "RPAR" and "RPAR" not in expected:
+            return SpecSyntaxError(
+                "unmatched ')' in the block string", span, "every ')' closes an earlier '('"
+            )
+        if in_block_string and tok.type == "NAME" and _before(text, tok).isalnum():
+            word = _word_at(text, tok.start_pos)
+            return SpecSyntaxError(
+                f"'{word}' is not a cell code",
+                make_span(tok.line, tok.column - (len(word) - len(tok)), len(word)),
+                "override keys are lowercase, e.g. L1(heads=4)"
+                if text[tok.end_pos :].lstrip().startswith("=")
+                else "cell codes are two characters: L1 L0 G1 G0 T1 T0 F1 F0 L3 G3 V2 V3 S3 Sh "
+                "C2 C3",
+            )
         if in_block_string and tok.type == "NAME" and str(tok)[:1].isupper():
             return SpecSyntaxError(
                 f"'{tok}' is not a cell code",
