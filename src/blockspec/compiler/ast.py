@@ -7,7 +7,11 @@ so two ASTs of the same text laid out differently compare equal.
 
 from __future__ import annotations
 
+import contextvars
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import islice
 
 from lark import Token, v_args
 from lark.visitors import Transformer_NonRecursive as Transformer
@@ -135,7 +139,7 @@ class Let:
     name_span: Span = _span()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Comment:
     text: str  # including the leading '#'
     line: int
@@ -373,53 +377,110 @@ class BlockStringBuilder(Transformer):
 
 
 # ----------------------------------------------------------------------------- entry points
-def parse_spec(text: str, file: str = "<string>") -> Spec:
-    """Parse a spec file's text into a `Spec` AST; raises `SpecSyntaxError`."""
-    from lark.exceptions import UnexpectedInput, VisitError
+_SPANS: contextvars.ContextVar[_SpanMaker] = contextvars.ContextVar("blockspec_spans")
 
-    from ..grammar import parse_tree
+
+class _Reductions(SpecBuilder):
+    """Both builders' rules as one transformer that Lark runs at each reduction: the AST is
+    built while parsing and no parse tree is kept (memory linear and small in the input).
+    The span maker of the text being parsed comes from a context variable."""
+
+    def __init__(self) -> None:
+        Transformer.__init__(self)
+
+    @property
+    def s(self) -> _SpanMaker:  # type: ignore[override]
+        return _SPANS.get()
+
+    bare_cell = BlockStringBuilder.bare_cell
+    override_cell = BlockStringBuilder.override_cell
+    override = BlockStringBuilder.override
+    number_lit = BlockStringBuilder.number_lit
+    literal_list = BlockStringBuilder.literal_list
+    group = BlockStringBuilder.group
+    repeat = BlockStringBuilder.repeat
+    block_string = BlockStringBuilder.block_string
+
+
+@lru_cache(maxsize=1)
+def _ast_parser():
+    from ..grammar import make_parser
+
+    return make_parser(_Reductions())
+
+
+def _parse(text: str, start: str, spans: _SpanMaker) -> tuple[tuple, list]:
+    from ..grammar import parse_with
+
+    token = _SPANS.set(spans)
+    try:
+        return parse_with(_ast_parser(), text, start)
+    finally:
+        _SPANS.reset(token)
+
+
+def _strip_bom(text: str) -> tuple[str, int]:
+    """`text` without a leading UTF-8 byte-order mark, and how many characters were removed."""
+    return (text[1:], 1) if text.startswith("\ufeff") else (text, 0)
+
+
+def _own_line(text: str, pos: int) -> bool:
+    """Whether only blanks precede offset `pos` on its line."""
+    return not text[text.rfind("\n", 0, pos) + 1 : pos].strip()
+
+
+def parse_spec(text: str, file: str = "<string>") -> Spec:
+    """Parse a spec file's text into a `Spec` AST; raises `SpecSyntaxError`.
+
+    A leading byte-order mark is skipped (editors on Windows write one)."""
+    from lark.exceptions import UnexpectedInput
+
     from .diagnostics import end_position, from_lark
 
+    text, _ = _strip_bom(text)
     spans = _SpanMaker(file, text)
     try:
-        tree, comment_tokens = parse_tree(text, "spec")
+        statements, comment_tokens = _parse(text, "spec", spans)
     except UnexpectedInput as exc:
         raise from_lark(exc, spans.at, text, in_block_string=False) from None
-    try:
-        statements = SpecBuilder(spans).transform(tree)
-    except VisitError as exc:  # a builder bug, not a user error: surface the real cause
-        raise exc.orig_exc from None
-    lines = text.split("\n")
     comments = tuple(
-        Comment(
-            str(t).rstrip(),
-            t.line,
-            t.column,
-            not lines[t.line - 1][: t.column - 1].strip(),
-        )
-        for t in comment_tokens
+        Comment(body.rstrip(), line, column, _own_line(text, pos))
+        for body, line, column, pos in comment_tokens
     )
     end = Span(*end_position(text), 1, file, text)
     return Spec(tuple(statements), comments, file, text, end)
 
 
+_CODE = re.compile(r"[A-Z][A-Za-z0-9]")
+
+
+def _check_written_cells(text: str, span: Span) -> None:
+    """Refuse, before parsing, a block string that writes more codes than a network may hold
+    cells (each written code is at least one cell): a long string costs no parser time."""
+    from ..errors import SpecValueError
+    from .resolve import MAX_CELLS
+
+    if next(islice(_CODE.finditer(text), MAX_CELLS, None), None) is not None:
+        raise SpecValueError(
+            f"the block string writes more than {MAX_CELLS} cells",
+            span,
+            f"a network has at most {MAX_CELLS} cells; repeat a group instead, e.g. (S3Sh)*2",
+        )
+
+
 def parse_block_string(lit: StrLit) -> BlockString:
     """Parse the contents of a block-string literal; spans point into the literal's file."""
-    from lark.exceptions import UnexpectedInput, VisitError
+    from lark.exceptions import UnexpectedInput
 
-    from ..grammar import parse_tree
     from .diagnostics import from_lark
 
     text = lit.value
     sp = lit.span
     # the contents start one column after the opening quote
     spans = _SpanMaker(sp.file, sp.source or "", line0=sp.line - 1, col0=sp.column)
+    _check_written_cells(text, sp)
     try:
-        tree, _ = parse_tree(text, "block_string")
+        items, _ = _parse(text, "block_string", spans)
     except UnexpectedInput as exc:
         raise from_lark(exc, spans.at, text, in_block_string=True) from None
-    try:
-        items = BlockStringBuilder(spans).transform(tree)
-    except VisitError as exc:
-        raise exc.orig_exc from None
     return BlockString(tuple(items), text, sp)

@@ -59,11 +59,11 @@ _ORDER = list(_WORDS)
 def end_position(text: str) -> tuple[int, int]:
     """(line, column) just after the last non-blank character: where "missing ..." and
     "unexpected end" errors point, on a line that can be shown."""
-    lines = text.split("\n")
-    for i in range(len(lines) - 1, -1, -1):
-        if lines[i].strip():
-            return i + 1, len(lines[i].rstrip()) + 1
-    return 1, 1
+    kept = text.rstrip()  # without copying the text line by line
+    if not kept:
+        return 1, 1
+    start = kept.rfind("\n") + 1
+    return kept.count("\n") + 1, len(kept) - start + 1
 
 
 def _before(text: str, tok) -> str:
