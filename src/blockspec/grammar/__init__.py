@@ -11,7 +11,6 @@ import contextvars
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
-
 from typing import Any
 
 from lark import Lark, Token, Transformer, Tree
