@@ -1,8 +1,10 @@
 """The blockspec grammar: one LALR Lark grammar (``blockspec.lark``), built once and cached.
 
 `parse_tree(text)` parses a whole spec file; `parse_tree(text, start="block_string")` parses
-the inside of a block-string literal. Both return Lark trees and let Lark's exceptions through;
-`blockspec.compiler.diagnostics` turns those into `SpecSyntaxError`s with a span.
+the inside of a block-string literal. Both return Lark trees (for tools and tests) and let
+Lark's exceptions through; `blockspec.compiler.diagnostics` turns those into
+`SpecSyntaxError`s with a span. The compiler itself parses with `make_parser(transformer)` and
+`parse_with`, which build the AST during the parse and keep no tree (linear, small memory).
 """
 
 from __future__ import annotations
