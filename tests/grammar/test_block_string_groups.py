@@ -86,6 +86,10 @@ def test_mistakes_inside_parentheses_are_named() -> None:
     with pytest.raises(SpecSyntaxError) as info:
         items("S3Sh)")
     assert "unmatched ')'" in info.value.message
+    for text in ("L1(heads=[4,)", "L1(heads=4,)", "(L1(heads=4,))"):  # each ')' has its '('
+        with pytest.raises(SpecSyntaxError) as info:
+            items(text)
+        assert "unmatched" not in info.value.message, text
 
 
 def test_the_fuzz_strategy_writes_a_code_directly_before_a_group() -> None:

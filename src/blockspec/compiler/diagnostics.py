@@ -147,10 +147,11 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
                     "S3 Sh C2 C3; overrides follow a code directly, e.g. L1(heads=4)",
                 )
         shown = repr(ch) if ch else "end of text"
+        allowed = set(exc.allowed or ())
+        if in_block_string:
+            allowed.discard("_NL")  # a block string is one line: never suggest a new line
         return SpecSyntaxError(
-            f"unexpected character {shown} in the {where}",
-            span,
-            f"expected {_words(exc.allowed or [])}",
+            f"unexpected character {shown} in the {where}", span, f"expected {_words(allowed)}"
         )
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
@@ -186,7 +187,8 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
                 "a group holds at least one cell, e.g. (S3Sh)*2; overrides name a key, "
                 "e.g. L1(heads=4)",
             )
-        if in_block_string and tok.type == "RPAR" and "RPAR" not in expected:
+        opened = text.count("(", 0, tok.start_pos) - text.count(")", 0, tok.start_pos)
+        if in_block_string and tok.type == "RPAR" and opened <= 0:
             return SpecSyntaxError(
                 "unmatched ')' in the block string", span, "every ')' closes an earlier '('"
             )
