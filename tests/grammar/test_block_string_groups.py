@@ -65,6 +65,8 @@ def test_a_network_with_a_code_before_a_group_compiles_the_same_cells() -> None:
         "L1*",
         "(L1",
         "L1(window=[8 8])",
+        "L1 & G1",
+        "L1(heads=4;)",
     ],
 )
 def test_block_string_hints_never_mention_new_lines(text: str) -> None:
