@@ -27,6 +27,7 @@ PARTS = {
     "blockspec.compiler.lower": "lower",
     "blockspec.runtime": "runtime",
     "blockspec.api": "api",
+    "blockspec.block_api": "api",
     "blockspec.sources": "api",
     "blockspec._io": "io",
     "blockspec.checkpoint": "checkpoint",

@@ -122,28 +122,19 @@ def block(
     W: int,
     D: int = 1,
     seed: int | None = 0,
+    max_params: float = DEFAULT_MAX_PARAMS,
+    max_activation_bytes: float = DEFAULT_MAX_ACTIVATION_BYTES,
     **cell: Any,
 ):
-    """One `Block` from a block string with the language defaults (and `cell` keys) applied."""
-    from .compiler.lower import lower_block
+    """One `Block` from a block string with the language defaults (and `cell` keys) applied.
 
-    def lit(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(lit(x) for x in v) + "]"
-        if isinstance(v, str):
-            return v
-        return repr(v)
+    Every argument is checked and written as a literal (nothing passed in becomes spec text);
+    errors name the call's own arguments; the budgets are checked before any allocation.
+    """
+    from .block_api import build_block
 
-    cell_text = ", ".join(f"{k} = {lit(v)}" for k, v in cell.items())
-    spec = (
-        f"input {{ channels = {C_in}, D = {D}, H = {H}, W = {W} }}\n"
-        f"cell {{ {cell_text} }}\n"
-        f'backbone soanet {{ channels = [{C_out}], stages = ["{text}"] }}\n'
-    )
-    net = parse(spec)
-    return lower_block(net.backbone.stages[0], seed)  # type: ignore[union-attr]
+    sizes = {"C_in": C_in, "C_out": C_out, "H": H, "W": W, "D": D}
+    return build_block(text, sizes, seed, cell, max_params, max_activation_bytes)
 
 
 def _check_seed(seed: object) -> int | None:

@@ -8,6 +8,7 @@ all of its problems at once, sorted by position. `did_you_mean` suggests the nea
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -61,11 +62,27 @@ _CODE_LIST = " ".join(CODES)
 def end_position(text: str) -> tuple[int, int]:
     """(line, column) just after the last non-blank character: where "missing ..." and
     "unexpected end" errors point, on a line that can be shown."""
-    lines = text.split("\n")
-    for i in range(len(lines) - 1, -1, -1):
-        if lines[i].strip():
-            return i + 1, len(lines[i].rstrip()) + 1
-    return 1, 1
+    kept = text.rstrip()  # without copying the text line by line
+    if not kept:
+        return 1, 1
+    start = kept.rfind("\n") + 1
+    return kept.count("\n") + 1, len(kept) - start + 1
+
+
+def _before(text: str, tok) -> str:
+    """The character just before token `tok` in `text` ('' at the start)."""
+    pos = tok.start_pos
+    return text[pos - 1] if pos and pos <= len(text) else ""
+
+
+def _word_at(text: str, pos: int) -> str:
+    """The run of letters and digits around `pos` (for naming a mistyped code)."""
+    start, end = pos, pos
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    return text[start:end]
 
 
 def _words(expected: Iterable[str]) -> str:
@@ -96,6 +113,17 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
     `make_span(line, column, length)` maps a position in `text` to a span in the file.
     """
     where = "block string" if in_block_string else "spec"
+    if not in_block_string:
+        at_end = isinstance(exc, UnexpectedEOF) or (
+            isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
+        )
+        if isinstance(exc, UnexpectedToken) and not at_end:
+            pos = exc.token.start_pos or 0
+        else:
+            pos = getattr(exc, "pos_in_stream", None) or len(text)
+        brace = unclosed_brace(text, pos, at_end, make_span)
+        if brace is not None:
+            return brace
     if isinstance(exc, UnexpectedCharacters):
         line, col = exc.line, exc.column
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
@@ -121,14 +149,17 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
                     "overrides follow a code directly, e.g. L1(heads=4)",
                 )
         shown = repr(ch) if ch else "end of text"
+        allowed = set(exc.allowed or ())
+        if in_block_string:
+            allowed.discard("_NL")  # a block string is one line: never suggest a new line
         return SpecSyntaxError(
-            f"unexpected character {shown} in the {where}",
-            span,
-            f"expected {_words(exc.allowed or [])}",
+            f"unexpected character {shown} in the {where}", span, f"expected {_words(allowed)}"
         )
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         expected = set(exc.expected or ()) | set(getattr(exc, "accepts", None) or ())
+        if in_block_string:
+            expected.discard("_NL")  # a block string is one line: never suggest a new line
         if tok.type == "$END":
             line, col = end_position(text)
             if in_block_string and "RPAR" in expected:
@@ -151,6 +182,28 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
         span = make_span(tok.line, tok.column, len(tok) or 1)
         shown = "new line" if tok.type == "_NL" else repr(str(tok))
         hint = f"expected {_words(expected)}"
+        if in_block_string and tok.type == "RPAR" and _before(text, tok) == "(":
+            return SpecSyntaxError(
+                "empty parentheses in the block string",
+                span,
+                "a group holds at least one cell, e.g. (S3Sh)*2; overrides name a key, "
+                "e.g. L1(heads=4)",
+            )
+        opened = text.count("(", 0, tok.start_pos) - text.count(")", 0, tok.start_pos)
+        if in_block_string and tok.type == "RPAR" and opened <= 0:
+            return SpecSyntaxError(
+                "unmatched ')' in the block string", span, "every ')' closes an earlier '('"
+            )
+        if in_block_string and tok.type == "NAME" and _before(text, tok).isalnum():
+            word = _word_at(text, tok.start_pos)
+            return SpecSyntaxError(
+                f"'{word}' is not a cell code",
+                make_span(tok.line, tok.column - (len(word) - len(tok)), len(word)),
+                "override keys are lowercase, e.g. L1(heads=4)"
+                if text[tok.end_pos :].lstrip().startswith("=")
+                else "cell codes are two characters: L1 L0 G1 G0 T1 T0 F1 F0 L3 G3 V2 V3 S3 Sh "
+                "C2 C3",
+            )
         if in_block_string and tok.type == "NAME" and str(tok)[:1].isupper():
             return SpecSyntaxError(
                 f"'{tok}' is not a cell code",
@@ -163,6 +216,10 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
             hint = "a repetition is written after the cell or group: L1*3 or (S3Sh)*3"
         elif tok.type == "_NL" and "RBRACE" in expected:
             hint = f"expected {_words(expected)}; an entry ends at the end of its line"
+        elif tok.type == "RBRACE" and not in_block_string and "RBRACE" not in expected:
+            return SpecSyntaxError(
+                "unmatched '}' in the spec", span, "every '}' closes an earlier '{'"
+            )
         elif tok.type in ("RBRACE",) and "EQUAL" in expected:
             hint = "an entry is written 'key = value'"
         return SpecSyntaxError(f"unexpected {shown} in the {where}", span, hint)
@@ -173,6 +230,56 @@ def from_lark(exc: UnexpectedInput, make_span, text: str, in_block_string: bool)
             f"expected {_words(exc.expected or [])}",
         )
     return SpecSyntaxError(f"cannot parse the {where}", make_span(1, 1, 1))  # pragma: no cover
+
+
+_BRACES = re.compile(r'"[^"\n]*"?|#[^\n]*|[{}\n]')  # strings and comments hide their braces
+_STATEMENT = re.compile(r"[ \t]*(let|input|cell|stem|backbone|head)(?![A-Za-z0-9_])")
+_HEAD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:[ \t]+[A-Za-z0-9_]+)?)[ \t]*$")
+
+
+def unclosed_brace(text: str, pos: int, at_end: bool, make_span) -> SpecSyntaxError | None:
+    """The error for a '{' left open, when that explains a syntax error at offset `pos`.
+
+    It does when the error is at the end of the text with a '{' still open, or on a line that
+    starts a statement (`let`, a section) while a '{' is open. The '{' named is the innermost
+    one open there, unless a '}' at a smaller indentation than its '{' line closed a '{'
+    earlier: that '{' is the one the user forgot to close. One pass over the text.
+    """
+    if at_end:
+        limit, before = len(text), "the end of the spec"
+    else:
+        limit = text.rfind("\n", 0, pos) + 1
+        found = _STATEMENT.match(text, limit)
+        if found is None:
+            return None
+        before = f"'{found.group(1)}' on line {text.count(chr(10), 0, limit) + 1}"
+    stack: list[tuple[int, int, int, int]] = []  # offset, line, column, indentation of its line
+    dedented: tuple[int, int, int, int] | None = None
+    line, line_start = 1, 0
+    for m in _BRACES.finditer(text, 0, limit):
+        ch = m.group()
+        if ch == "\n":
+            line, line_start = line + 1, m.end()
+        elif ch == "{":
+            head = text[line_start : m.start()]
+            indent = len(head) - len(head.lstrip())
+            stack.append((m.start(), line, m.start() - line_start + 1, indent))
+        elif ch == "}" and stack:
+            opened = stack.pop()
+            lead = text[line_start : m.start()]
+            if dedented is None and not lead.strip() and len(lead) < opened[3]:
+                dedented, before = opened, f"line {line} (that '}}' closes an outer '{{')"
+    if not stack:
+        return None
+    offset, bline, bcol, _ = dedented or stack[-1]
+    start = text.rfind("\n", 0, offset) + 1
+    named = _HEAD.search(text, start, offset)
+    what = f" of '{' '.join(named.group(1).split())}'" if named else ""
+    return SpecSyntaxError(
+        f"unclosed '{{'{what} (line {bline})",
+        make_span(bline, bcol, 1),
+        f"close it with '}}' before {before}",
+    )
 
 
 def sort_errors(errors: Iterable[SpecError]) -> list[SpecError]:

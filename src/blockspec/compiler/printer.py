@@ -11,35 +11,15 @@ the end of the line of the entry it follows. ``parse(format(s)) == parse(s)`` an
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from . import ast as A
+from .precedence import needs_parens
 
 __all__ = ["format_spec", "format_expr"]
 
 WIDTH = 100
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "**": 4}
-
-
-# ----------------------------------------------------------------------------- expressions
-def _prec(e: A.Expr) -> int:
-    if isinstance(e, A.BinOp):
-        return _PREC[e.op]
-    if isinstance(e, A.Neg):
-        return 3
-    return 5
-
-
-def needs_parens(parent: A.Expr, child: A.Expr) -> bool:
-    """Whether `child` must be parenthesised under `parent` to keep its meaning."""
-    if isinstance(parent, A.Neg):
-        return _prec(child) < 3
-    if not isinstance(parent, A.BinOp):
-        return False
-    p = _PREC[parent.op]
-    if parent.op == "**":
-        return _prec(child) <= 4 if child is parent.left else _prec(child) < 3
-    return _prec(child) < p if child is parent.left else _prec(child) <= p
 
 
 def format_expr(e: A.Expr) -> str:
@@ -125,33 +105,51 @@ def _anchors(spec: A.Spec) -> list[_Anchor]:
 
 
 def _attach(spec: A.Spec) -> tuple[dict[int, _Notes], list[str]]:
+    """Give every comment to the node it belongs to, in one pass over comments and anchors.
+
+    Comments and anchors both come in source order, so one cursor walks the anchors while the
+    comments are visited; the containers that are open at a comment's line are kept on a
+    stack, and each container's children are found by bisection on their first lines.
+    """
     anchors = _anchors(spec)
     notes: dict[int, _Notes] = {}
     tail: list[str] = []
+    children: dict[int, tuple[list[int], list[_Anchor]]] = {}
+    for a in anchors:
+        starts, kids = children.setdefault(id(a.container), ([], []))
+        starts.append(a.start)
+        kids.append(a)
 
     def get(node) -> _Notes:
         return notes.setdefault(id(node), _Notes())
 
-    for c in spec.comments:
+    open_boxes: list[_Anchor] = []  # containers that start before the current line
+    seen = 0  # anchors[:seen] start before the current line
+    upto = 0  # anchors[:upto] start on or before the current line
+    for c in sorted(spec.comments, key=lambda c: (c.line, c.column)):
+        while seen < len(anchors) and anchors[seen].start < c.line:
+            if isinstance(anchors[seen].node, (A.Section, A.Sub)):
+                open_boxes.append(anchors[seen])
+            seen += 1
+        upto = max(upto, seen)
+        while upto < len(anchors) and anchors[upto].start <= c.line:
+            upto += 1
         if c.own_line:
-            inside = [
-                a for a in anchors
-                if isinstance(a.node, (A.Section, A.Sub)) and a.start < c.line <= a.end
-            ]  # fmt: skip
-            box = inside[-1].node if inside else None
-            nxt = next((a for a in anchors if a.container is box and a.start > c.line), None)
-            if nxt is not None:
-                get(nxt.node).leading.append(c.text)
+            while open_boxes and open_boxes[-1].end < c.line:
+                open_boxes.pop()
+            box = open_boxes[-1].node if open_boxes else None
+            starts, kids = children.get(id(box), ([], []))
+            i = bisect_right(starts, c.line)
+            if i < len(kids):
+                get(kids[i].node).leading.append(c.text)
             elif box is not None:
                 get(box).inner_end.append(c.text)
             else:
                 tail.append(c.text)
-        else:
-            before = [a for a in anchors if a.start <= c.line]
-            if before:
-                get(before[-1].node).trailing.append(c.text)
-            else:  # pragma: no cover - a comment after code always follows some anchor
-                tail.append(c.text)
+        elif upto:
+            get(anchors[upto - 1].node).trailing.append(c.text)
+        else:  # pragma: no cover - a comment after code always follows some anchor
+            tail.append(c.text)
     return notes, tail
 
 

@@ -1,8 +1,10 @@
 """The blockspec grammar: one LALR Lark grammar (``blockspec.lark``), built once and cached.
 
 `parse_tree(text)` parses a whole spec file; `parse_tree(text, start="block_string")` parses
-the inside of a block-string literal. Both return Lark trees and let Lark's exceptions through;
-`blockspec.compiler.diagnostics` turns those into `SpecSyntaxError`s with a span.
+the inside of a block-string literal. Both return Lark trees (for tools and tests) and let
+Lark's exceptions through; `blockspec.compiler.diagnostics` turns those into
+`SpecSyntaxError`s with a span. The compiler itself parses with `make_parser(transformer)` and
+`parse_with`, which build the AST during the parse and keep no tree (linear, small memory).
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ import contextvars
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token, Transformer, Tree
 
-__all__ = ["grammar_text", "parser", "parse_tree"]
+__all__ = ["grammar_text", "make_parser", "parse_with", "parser", "parse_tree"]
 
-_comments: contextvars.ContextVar[list[Token] | None] = contextvars.ContextVar(
+#: a comment as (text, line, column, offset): lighter than keeping its token
+CommentAt = tuple[str, int, int, int]
+
+_comments: contextvars.ContextVar[list[CommentAt] | None] = contextvars.ContextVar(
     "blockspec_comments", default=None
 )
 
@@ -24,23 +30,32 @@ _comments: contextvars.ContextVar[list[Token] | None] = contextvars.ContextVar(
 def _collect_comment(token: Token) -> Token:
     sink = _comments.get()
     if sink is not None:
-        sink.append(token)
+        sink.append((str(token), token.line, token.column, token.start_pos))
     return token
 
 
+_SEPARATORS = ("_NL", "SEMICOLON")
+
+
 class _BracketNewlines:
-    """Post-lexer: newlines inside ``( )`` and ``[ ]`` are not separators, so drop them."""
+    """Post-lexer: newlines inside ``( )`` and ``[ ]`` are not separators, so drop them; a run
+    of separators (new lines and ``;``, blank lines and comments between them) is passed on as
+    its first token, so blank lines cost the parser nothing."""
 
     always_accept = ("_NL",)
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         depth = 0
+        after_separator = False
         for tok in stream:
             kind = tok.type
-            if kind == "_NL":
-                if depth == 0:
-                    yield tok
+            if kind in _SEPARATORS:
+                if (kind == "_NL" and depth) or after_separator:
+                    continue  # every rule that takes one separator takes a run of them
+                after_separator = depth == 0
+                yield tok
                 continue
+            after_separator = False
             if kind in ("LPAR", "LSQB", "CODE_OPEN"):
                 depth += 1
             elif kind in ("RPAR", "RSQB") and depth > 0:
@@ -70,9 +85,36 @@ def parser() -> Lark:
     )
 
 
-def parse_tree(text: str, start: str = "spec") -> tuple[Tree, list[Token]]:
-    """Parse `text` from rule `start`; return the tree and the comment tokens, in order."""
-    sink: list[Token] = []
+def make_parser(transformer: Transformer) -> Lark:
+    """A Lark parser whose `transformer` runs at each reduction (LALR), so no parse tree is
+    built: memory stays proportional to the result, not to the tokens. Tokens keep their
+    positions; trees carry none."""
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        start=["spec", "block_string"],
+        postlex=_BracketNewlines(),
+        maybe_placeholders=True,
+        lexer_callbacks={"COMMENT": _collect_comment},
+        transformer=transformer,
+    )
+
+
+def parse_with(lark: Lark, text: str, start: str = "spec") -> tuple[Any, list[CommentAt]]:
+    """Parse `text` with a parser from `make_parser`; return its result and the comments."""
+    sink: list[CommentAt] = []
+    token = _comments.set(sink)
+    try:
+        result = lark.parse(text, start=start)
+    finally:
+        _comments.reset(token)
+    return result, sink
+
+
+def parse_tree(text: str, start: str = "spec") -> tuple[Tree, list[CommentAt]]:
+    """Parse `text` from rule `start`; return the tree and the comments, in order."""
+    sink: list[CommentAt] = []
     token = _comments.set(sink)
     try:
         tree = parser().parse(text, start=start)

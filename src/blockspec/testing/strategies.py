@@ -140,9 +140,6 @@ def cells(
     return _cell(codes, table).map(lambda tc: tc[0])
 
 
-_ENDS_WITH_BARE_CODE = re.compile(r"(^|[^A-Za-z0-9])[A-Z][A-Za-z0-9]$")
-
-
 @st.composite
 def _items(
     draw, n: int, depth: int, codes: Sequence[str], overrides: _Overrides
@@ -170,10 +167,8 @@ def _items(
             piece = f"({inner})" + (f"*{k}" if rep else "")
             got = inner_codes * k
         if out:
-            space = draw(st.booleans())
-            if piece.startswith("(") and _ENDS_WITH_BARE_CODE.search(out[-1]):
-                space = True  # `L1(` would start an override
-            if space:
+            # `L1(S3Sh)*2` is a code and a group: only `L1(` with a key after it is an override
+            if draw(st.booleans()):
                 out.append(" ")
         out.append(piece)
         expanded += got
