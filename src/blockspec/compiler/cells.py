@@ -46,10 +46,12 @@ def build_block(
     """The block of slot `s`: one `ir.Cell` per expanded cell of its block string; with a
     drop-path `schedule`, each cell takes the next rate of it."""
     out: list[ir.Cell] = []
+    shared = None  # the origins of a cell without overrides: one tuple for the whole block
     for i, bc in enumerate(cells):
         family, has_mixer = CODES[bc.code]
         params = dict(base)
-        params.update(override_params(bc, family, has_mixer, errs))
+        own = override_params(bc, family, has_mixer, errs)
+        params.update(own)
         if schedule is not None:
             if params["dropout"].origin.layer == "override":
                 errs.append(_both(params["dropout"]))
@@ -76,7 +78,12 @@ def build_block(
             size=ir.runtime_size(s.size),
             **values,  # type: ignore[arg-type]
         )
-        origins = tuple((key, prm.origin) for key, prm in params.items())
+        if own or shared is None:
+            origins = tuple((key, prm.origin) for key, prm in params.items())
+            if not own:
+                shared = origins
+        else:
+            origins = shared
         out.append(ir.Cell(f"{s.path}.cell{i}", cfg, s.size, s.level, bc.span, origins))
     return ir.Block(
         s.path,
