@@ -151,13 +151,8 @@ class Spec:
 
 # ----------------------------------------------------------------------------- block strings
 @dataclass(frozen=True)
-class Override:
-    """``key=literal`` inside ``L1(...)``."""
-
-    key: str
-    value: Expr
-    span: Span = _span()
-    key_span: Span = _span()
+class Override(Entry):
+    """``key=literal`` inside ``L1(...)``: an entry of one cell (same fields as `Entry`)."""
 
 
 @dataclass(frozen=True)

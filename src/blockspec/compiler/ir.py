@@ -119,6 +119,8 @@ class _Mapping:
 
 @dataclass(frozen=True)
 class Resample(_Mapping):
+    """Down steps between levels or stages, or one upsampling (`ResampleConfig`)."""
+
     config: ResampleConfig
 
 
@@ -133,11 +135,15 @@ class Gate:
 
 @dataclass(frozen=True)
 class Stem(_Mapping):
+    """The patch embedding before the backbone."""
+
     config: StemConfig
 
 
 @dataclass(frozen=True)
 class Head:
+    """A task head on a backbone output of `size_in` (D, H, W)."""
+
     path: str
     config: HeadConfig
     size_in: tuple[Dim, Dim, Dim]

@@ -71,36 +71,30 @@ def grammar_text() -> str:
     return resources.files(__package__).joinpath("blockspec.lark").read_text(encoding="utf-8")
 
 
+def _common() -> dict:
+    """The options every blockspec parser shares (LALR, contextual lexer, both start rules)."""
+    return {
+        "parser": "lalr",
+        "lexer": "contextual",
+        "start": ["spec", "block_string"],
+        "postlex": _BracketNewlines(),
+        "maybe_placeholders": True,
+        "lexer_callbacks": {"COMMENT": _collect_comment},
+    }
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
-    """The Lark parser (LALR, contextual lexer, positions kept), built once per process."""
-    return Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="contextual",
-        start=["spec", "block_string"],
-        postlex=_BracketNewlines(),
-        propagate_positions=True,
-        maybe_placeholders=True,
-        lexer_callbacks={"COMMENT": _collect_comment},
-    )
+    """The tree-building Lark parser (positions kept), built once per process: for tools and
+    tests that want Lark's tree; the compiler uses `make_parser`."""
+    return Lark(grammar_text(), propagate_positions=True, **_common())
 
 
 def make_parser(transformer: Transformer) -> Lark:
     """A Lark parser whose `transformer` runs at each reduction (LALR), so no parse tree is
     built: memory stays proportional to the result, not to the tokens. Tokens keep their
-    positions; trees carry none."""
-    return Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="contextual",
-        start=["spec", "block_string"],
-        postlex=_BracketNewlines(),
-        maybe_placeholders=True,
-        lexer_callbacks={"COMMENT": _collect_comment},
-        transformer=transformer,
-        cache=_cache_file(),
-    )
+    positions; trees carry none. The analysed grammar is cached (`_cache_file`)."""
+    return Lark(grammar_text(), transformer=transformer, cache=_cache_file(), **_common())
 
 
 def _cache_file() -> str | bool:

@@ -66,105 +66,57 @@ def _size(text: str) -> tuple[int, int, int]:
     return dims  # type: ignore[return-value]
 
 
+def _options() -> list[tuple[str, dict]]:
+    """(flag, argparse keywords) of every option of ``blockspec train``."""
+    pos = _positive
+    return [
+        ("--task", {"choices": ("denoise", "segment", "classify"), "default": "denoise",
+                    "help": "the synthetic task (default denoise; the output the spec's head "
+                    "must give: the input's shape / [B, K, D, H, W] logits / [B, K] logits)"}),
+        ("--steps", {"type": pos(int), "default": 200, "metavar": "N",
+                     "help": "train up to step N (default 200)"}),
+        ("--batch", {"type": pos(int), "default": 4, "metavar": "B",
+                     "help": "samples per step and process (default 4)"}),
+        ("--lr", {"type": pos(float), "default": 1e-3, "metavar": "LR",
+                  "help": "peak learning rate of AdamW (default 1e-3)"}),
+        ("--weight-decay", {"type": float, "default": 0.05, "metavar": "WD",
+                            "help": "AdamW weight decay of the weights (norms, biases, position "
+                            "tables and temperatures get none; default 0.05)"}),
+        ("--out", {"metavar": "DIR", "help": "write DIR/last.pt (a bs.load-able checkpoint "
+                   "with the training state) and DIR/metrics.jsonl"}),
+        ("--resume", {"metavar": "CKPT",
+                      "help": "continue from a checkpoint (or a folder with last.pt)"}),
+        ("--eval-every", {"type": pos(int), "metavar": "N",
+                          "help": "evaluate on the held-out batch every N steps (default "
+                          "steps/10)"}),
+        ("--save-every", {"type": pos(int), "metavar": "N",
+                          "help": "write the checkpoint every N steps (default: at "
+                          "evaluations)"}),
+        ("--until", {"type": pos(int), "metavar": "STEP",
+                     "help": "stop at STEP (the schedule still spans --steps); resume later"}),
+        ("--seed", {"type": int, "default": 0,
+                    "help": "seed of the weights, the data and dropout (default 0)"}),
+        ("--size", {"type": _size, "metavar": "DxHxW",
+                    "help": "training size for dynamic (?) axes (default: >= 32 for H, W)"}),
+        ("--noise", {"type": pos(float), "default": 0.1, "metavar": "SIGMA",
+                     "help": "Gaussian noise sigma of the images, in [0, 1] units (0.1)"}),
+        ("--eval-batch", {"type": pos(int), "default": 8, "metavar": "N",
+                          "help": "size of the fixed held-out batch (default 8)"}),
+        ("--device", {"metavar": "DEV",
+                      "help": "cpu or cuda (default: cuda:LOCAL_RANK when available)"}),
+        ("--set", {"action": "append", "type": _override, "metavar": "NAME=VALUE",
+                   "help": "override a `let` of the spec (repeatable); VALUE is a spec "
+                   "expression"}),
+        ("--no-progress", {"action": "store_true",
+                           "help": "no progress bar, even on a terminal"}),
+    ]  # fmt: skip
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``blockspec train`` (the spec file, the task, the run's settings)."""
-    pos = _positive
     parser.add_argument("spec", metavar="SPEC", help="the spec file (.bspec) to compile and train")
-    parser.add_argument(
-        "--task",
-        choices=("denoise", "segment", "classify"),
-        default="denoise",
-        help="the synthetic task (default denoise; the output the spec's head must give: "
-        "the input's shape / [B, K, D, H, W] logits / [B, K] logits)",
-    )
-    parser.add_argument(
-        "--steps", type=pos(int), default=200, metavar="N", help="train up to step N (default 200)"
-    )
-    parser.add_argument(
-        "--batch",
-        type=pos(int),
-        default=4,
-        metavar="B",
-        help="samples per step and process (default 4)",
-    )
-    parser.add_argument(
-        "--lr",
-        type=pos(float),
-        default=1e-3,
-        metavar="LR",
-        help="peak learning rate of AdamW (default 1e-3)",
-    )
-    parser.add_argument(
-        "--weight-decay",
-        type=float,
-        default=0.05,
-        metavar="WD",
-        help="AdamW weight decay of the weights (norms, biases, position "
-        "tables and temperatures get none; default 0.05)",
-    )
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        help="write DIR/last.pt (a bs.load-able checkpoint with the "
-        "training state) and DIR/metrics.jsonl",
-    )
-    parser.add_argument(
-        "--resume", metavar="CKPT", help="continue from a checkpoint (or a folder with last.pt)"
-    )
-    parser.add_argument(
-        "--eval-every",
-        type=pos(int),
-        metavar="N",
-        help="evaluate on the held-out batch every N steps (default steps/10)",
-    )
-    parser.add_argument(
-        "--save-every",
-        type=pos(int),
-        metavar="N",
-        help="write the checkpoint every N steps (default: at evaluations)",
-    )
-    parser.add_argument(
-        "--until",
-        type=pos(int),
-        metavar="STEP",
-        help="stop at STEP (the schedule still spans --steps); resume later",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the weights, the data and dropout (default 0)"
-    )
-    parser.add_argument(
-        "--size",
-        type=_size,
-        metavar="DxHxW",
-        help="training size for dynamic (?) axes (default: >= 32 for H, W)",
-    )
-    parser.add_argument(
-        "--noise",
-        type=pos(float),
-        default=0.1,
-        metavar="SIGMA",
-        help="Gaussian noise sigma of the images, in [0, 1] units (0.1)",
-    )
-    parser.add_argument(
-        "--eval-batch",
-        type=pos(int),
-        default=8,
-        metavar="N",
-        help="size of the fixed held-out batch (default 8)",
-    )
-    parser.add_argument(
-        "--device", metavar="DEV", help="cpu or cuda (default: cuda:LOCAL_RANK when available)"
-    )
-    parser.add_argument(
-        "--set",
-        action="append",
-        type=_override,
-        metavar="NAME=VALUE",
-        help="override a `let` of the spec (repeatable); VALUE is a spec expression",
-    )
-    parser.add_argument(
-        "--no-progress", action="store_true", help="no progress bar, even on a terminal"
-    )
+    for flag, kw in _options():
+        parser.add_argument(flag, **kw)
 
 
 def _report(err: Exception) -> None:
@@ -238,12 +190,9 @@ def _closing_line(args: argparse.Namespace, result) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """A stand-alone parser (``python -m blockspec.training.cli``)."""
-    p = argparse.ArgumentParser(
-        prog="blockspec train",
-        description="Train a spec on synthetic data (denoise, segment or classify).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    about = "Train a spec on synthetic data (denoise, segment or classify)."
+    p = argparse.ArgumentParser("blockspec train", description=about, epilog=EPILOG)
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     add_arguments(p)
     return p
 
