@@ -6,6 +6,7 @@ Every op takes and returns ``[B, C, D, H, W]``.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from blockspec.errors import ShapeError
@@ -14,6 +15,8 @@ from blockspec.runtime.config import FAMILIES_3D, CellConfig
 __all__ = [
     "Conv3",
     "DropPath",
+    "FrameConv3d",
+    "conv3d_by_frames",
     "conv3",
     "conv333",
     "family_conv",
@@ -43,9 +46,69 @@ def conv3(c_in: int, c_out: int, stride: tuple[int, int] = (1, 1)) -> Conv3:
     return Conv3(c_in, c_out, stride)
 
 
-def conv333(c_in: int, c_out: int) -> nn.Conv3d:
+#: torch (``ConvParams::use_mkldnn``) sends a CPU conv3d with a small kernel at batch 1 to its
+#: slow native kernel (``slow_conv3d``) when N·C·D·H is at most this; above it oneDNN runs it
+_SLOW_CONV3D_MAX = 20480
+
+
+def conv3d_by_frames(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: tuple[int, int, int],
+    padding: tuple[int, int, int],
+) -> Tensor:
+    """``F.conv3d(x, weight, bias, stride, padding)`` (groups 1, dilation 1, zero padding) as
+    one 2D conv per output frame over its kd stacked input frames.
+
+    The frames under the kernel are stacked along channels (frame offset outermost) and the
+    weight ``[C_out, C_in, kd, kh, kw]`` is viewed as ``[C_out, kd·C_in, kh, kw]`` in the same
+    order, so each output frame is the same sum of products as the 3D conv's. torch's 2D CPU
+    kernels are much faster than ``slow_conv3d`` in both directions.
+    """
+    b, c, _, h, w = x.shape
+    c_out, _, kd, kh, kw = weight.shape
+    sd, sh, sw = stride
+    pd, ph, pw = padding
+    if pd:
+        x = F.pad(x, (0, 0, 0, 0, pd, pd))
+    frames = x.unfold(2, kd, sd)  # [B, C, D', H, W, kd]
+    d_out = frames.shape[2]
+    stacked = frames.permute(0, 2, 5, 1, 3, 4).reshape(b * d_out, kd * c, h, w)
+    w2 = weight.transpose(1, 2).reshape(c_out, kd * c, kh, kw)
+    y = F.conv2d(stacked, w2, bias, stride=(sh, sw), padding=(ph, pw))
+    return y.reshape(b, d_out, c_out, y.shape[2], y.shape[3]).transpose(1, 2)
+
+
+class FrameConv3d(nn.Conv3d):
+    """An ``nn.Conv3d`` (same parameters, initialisation and ``state_dict``) whose forward
+    runs as `conv3d_by_frames` where torch would otherwise take ``slow_conv3d``: on CPU, at
+    batch 1, kernel > 1 (and not > 3 in both H and W), N·C·D·H <= 20480. Elsewhere (CUDA,
+    larger inputs, 1x1x1 kernels) it is the plain conv3d."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self._frames_faster(x):
+            return conv3d_by_frames(x, self.weight, self.bias, self.stride, self.padding)  # type: ignore[arg-type]
+        return super().forward(x)
+
+    def _frames_faster(self, x: Tensor) -> bool:
+        return (
+            x.device.type == "cpu"
+            and x.dim() == 5
+            and x.shape[0] == 1
+            and self.groups == 1
+            and self.padding_mode == "zeros"
+            and not isinstance(self.padding, str)
+            and self.dilation == (1, 1, 1)
+            and self.kernel_size != (1, 1, 1)
+            and not (self.kernel_size[1] > 3 and self.kernel_size[2] > 3)
+            and x.shape[1] * x.shape[2] * x.shape[3] <= _SLOW_CONV3D_MAX
+        )
+
+
+def conv333(c_in: int, c_out: int) -> FrameConv3d:
     """3x3x3 conv, zero padding 1, with bias: 27·c_in·c_out + c_out parameters."""
-    return nn.Conv3d(c_in, c_out, kernel_size=3, padding=1, bias=True)
+    return FrameConv3d(c_in, c_out, kernel_size=3, padding=1, bias=True)
 
 
 def family_conv(family: str, c_in: int, c_out: int) -> nn.Module:
