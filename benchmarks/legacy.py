@@ -16,9 +16,8 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from einops import rearrange
+from torch import Tensor, nn
 
 from blockspec.runtime.attention.base import LOG_TAU_MAX, WindowAttention, combine_masks
 from blockspec.runtime.attention.swin import ShiftedSwinAttention, swin_shifts
