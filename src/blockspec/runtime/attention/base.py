@@ -101,10 +101,28 @@ def attend(
         q = q / math.sqrt(d)
     if attn_mask is not None:
         attn_mask = attn_mask.to(q.dtype)
-    y = F.scaled_dot_product_attention(
-        q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=1.0
-    )
+    if attn_mask is not None and attn_mask.requires_grad and torch.is_grad_enabled():
+        y = _explicit_attention(q, k, v, attn_mask, causal=causal, dropout_p=dropout_p)
+    else:
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=1.0
+        )
     return rearrange(y, "... n t f -> ... t (n f)")
+
+
+def _explicit_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor, *, causal: bool, dropout_p: float
+) -> Tensor:
+    """``softmax(q kᵀ + mask) v`` as three plain ops, for a mask that needs a gradient (a
+    learned position bias in training). SDPA takes its unfused math path there, with extra
+    checks; this is faster on CPU for every group size measured (BENCHMARKS.md). Dropout
+    and causal masks stay with SDPA so that their random draws do not change."""
+    if causal or dropout_p > 0.0:
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal, scale=1.0
+        )
+    logits = torch.matmul(q, k.transpose(-2, -1)) + mask
+    return torch.matmul(torch.softmax(logits, dim=-1), v)
 
 
 def combine_masks(bias: Tensor | None, mask: Tensor | None) -> Tensor | None:
@@ -200,8 +218,8 @@ class WindowAttention(nn.Module):
         if self.pos_table is None:
             return None
         t = math.prod(self.grid)
-        table = self.pos_table[self.pos_index].reshape(t, t, self.heads)
-        return table.permute(2, 0, 1).unsqueeze(0)
+        # one gather straight into [n, T·T] (contiguous, as the attention kernels want it)
+        return self.pos_table.t()[:, self.pos_index].view(1, self.heads, t, t)
 
     def forward(self, x: Tensor) -> Tensor:
         self.check(x)
