@@ -23,7 +23,7 @@ from blockspec.runtime.attention.base import LOG_TAU_MAX, WindowAttention, combi
 from blockspec.runtime.attention.swin import ShiftedSwinAttention, swin_shifts
 from blockspec.runtime.norms import ChannelLayerNorm
 
-__all__ = ["use_legacy"]
+__all__ = ["PARTS", "use_legacy"]
 
 
 def attend(
@@ -153,19 +153,30 @@ def _conv3d(self: nn.Conv3d, x: Tensor) -> Tensor:
     return F.conv3d(x, self.weight, self.bias, self.stride, self.padding)
 
 
-def use_legacy(model: nn.Module) -> nn.Module:
-    """Rebind the replaced forward paths on every submodule of ``model``; returns it."""
+PARTS = ("conv", "qkv", "attention")
+
+
+def use_legacy(model: nn.Module, parts: tuple[str, ...] = PARTS) -> nn.Module:
+    """Rebind the replaced forward paths on every submodule of ``model``; returns it.
+
+    ``parts``: ``conv`` (plain conv3d), ``qkv`` (three separate Q/K/V projections and token
+    cuts), ``attention`` (Sh per window set with masks rebuilt per call, the bias gathered
+    and permuted per call, always SDPA; the old channel LayerNorm).
+    """
     for m in model.modules():
-        if isinstance(m, nn.Conv3d):
+        if isinstance(m, nn.Conv3d) and "conv" in parts:
             m.forward = types.MethodType(_conv3d, m)
-        elif isinstance(m, ChannelLayerNorm):
+        elif isinstance(m, ChannelLayerNorm) and "attention" in parts:
             m.forward = types.MethodType(_channel_ln, m)
-        elif isinstance(m, ShiftedSwinAttention):
-            m.forward = types.MethodType(_window_forward, m)
-            m.attend_groups = types.MethodType(_sh_attend_groups, m)
-            m.partition = types.MethodType(_sh_partition, m)
-            m.merge = types.MethodType(_sh_merge, m)
         elif isinstance(m, WindowAttention):
-            m.forward = types.MethodType(_window_forward, m)
-            m.attend_groups = types.MethodType(_attend_groups, m)
+            if "qkv" in parts:
+                m.forward = types.MethodType(_window_forward, m)
+            if "attention" not in parts:
+                continue
+            if isinstance(m, ShiftedSwinAttention):
+                m.attend_groups = types.MethodType(_sh_attend_groups, m)
+                m.partition = types.MethodType(_sh_partition, m)
+                m.merge = types.MethodType(_sh_merge, m)
+            else:
+                m.attend_groups = types.MethodType(_attend_groups, m)
     return model

@@ -225,13 +225,18 @@ class WindowAttention(nn.Module):
         self.check(x)
         b, _, d, h, w = x.shape
         shape = (b, self.cfg.c_out, d, h, w)
+        # Q, K and V in one projection with the three weights concatenated at run time (the
+        # parameters stay separate): one GEMM/conv and one token cut instead of three
+        weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
+        bias = torch.cat([self.q.bias, self.k.bias, self.v.bias])
         if self.lin:
             # per-token lins: Q/K/V of a token depend on that token only, so rolling the input
             # first equals rolling q, k, v after their lins (Sh tokens are voxels)
-            tokens = self.partition(self.shift(x))
-            q, k, v = self.q(tokens), self.k(tokens), self.v(tokens)
+            qkv = F.linear(self.partition(self.shift(x)), weight, bias)
         else:
-            q, k, v = (self.partition(self.shift(conv(x))) for conv in (self.q, self.k, self.v))
+            # features are channel-outermost, so the stacked map's tokens are [q | k | v]
+            qkv = self.partition(self.shift(self.q.forward_with(x, weight, bias)))
+        q, k, v = qkv.chunk(3, dim=-1)
         y = self.attend_groups(q, k, v, shape)
         if self.lin and self.out is not None:
             y = self.out(y)  # per token; commutes with the (voxel-wise) roll back
