@@ -228,6 +228,7 @@ def bench(
         raise SpecValueError("--batch and --repeats must be >= 1 and --warmup >= 0")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     tdtype = _DTYPES[dtype]
+    other = _against(against, batch, tdtype, dev) if against is not None else None
     load_before = load_average()
     model = compile_spec(spec).to(device=dev, dtype=tdtype)
     estimate = _estimate(model)
@@ -254,9 +255,8 @@ def bench(
             report["forward_backward_mfu_estimate"] = (
                 3 * flops / report["forward_backward_s"] / report["gemm_flops_per_s"]
             )
-    if against is not None:
-        other, ox = _against(against, batch, tdtype, dev)
-        theirs = measure(other, ox, train=train, repeats=repeats, warmup=warmup)
+    if other is not None:
+        theirs = measure(other[0], other[1], train=train, repeats=repeats, warmup=warmup)
         report["against"] = {"name": against, **theirs}
         report["speedup_forward"] = theirs["forward_s"] / report["forward_s"]
         if train:
