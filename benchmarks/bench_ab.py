@@ -160,9 +160,8 @@ def main() -> None:
     torch.set_num_threads(1)
     head = {"torch": torch.__version__, "threads": 1, "against": args.against, "parts": args.parts,
             "load_before": load_average()}  # fmt: skip
-    print(
-        f"torch {head['torch']}, 1 thread, A = now, B = {args.against}; load {head['load_before']}"
-    )
+    what = args.against + (f" {args.parts}" if args.against == "legacy" else "")
+    print(f"torch {head['torch']}, 1 thread, A = now, B = {what}; load {head['load_before']}")
     results = []
     for name in args.rows:
         r = run_row(name, args.against, args.pairs, not args.no_train, tuple(args.parts))

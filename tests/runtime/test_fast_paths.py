@@ -62,3 +62,23 @@ def test_frame_conv3d_falls_back_where_torch_is_fast() -> None:
     assert not fast._frames_faster(torch.zeros(2, 4, 3, 8, 8))  # batch > 1: oneDNN
     assert not fast._frames_faster(torch.zeros(1, 64, 16, 32, 8))  # N·C·D·H > 20480
     assert not FrameConv3d(4, 6, kernel_size=1)._frames_faster(torch.zeros(1, 4, 3, 8, 8))
+
+
+def test_conv3d_by_frames_keeps_only_the_input_for_backward() -> None:
+    from blockspec.bench import saved_bytes
+
+    x = torch.randn(1, 8, 4, 16, 16, requires_grad=True)
+    w = torch.randn(8, 8, 3, 3, 3, requires_grad=True)
+    b = torch.randn(8, requires_grad=True)
+    ours = saved_bytes(lambda: conv3d_by_frames(x, w, b, (1, 1, 1), (1, 1, 1)))
+    theirs = saved_bytes(lambda: F.conv3d(x, w, b, padding=1))
+    assert ours <= theirs + w.numel() * 4  # x and the reshaped weight, no 3x stack
+
+
+def test_conv3d_by_frames_weight_only_gradient() -> None:
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(1, 3, 3, 6, 6, generator=gen, dtype=torch.float64)
+    w = torch.randn(4, 3, 3, 3, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    got = torch.autograd.grad(conv3d_by_frames(x, w, None, (1, 1, 1), (1, 1, 1)).sum(), w)[0]
+    want = torch.autograd.grad(F.conv3d(x, w, None, padding=1).sum(), w)[0]
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)

@@ -56,6 +56,43 @@ def conv3(c_in: int, c_out: int, stride: tuple[int, int] = (1, 1)) -> Conv3:
 _SLOW_CONV3D_MAX = 20480
 
 
+def _stack_frames(x: Tensor, kd: int, sd: int, pd: int) -> Tensor:
+    """``[B, C, D, H, W]`` -> ``[B·D', kd·C, H, W]``: the kd (zero-padded) frames under each
+    output frame's kernel, stacked along channels, frame offset outermost."""
+    b, c, _, h, w = x.shape
+    if pd:
+        x = F.pad(x, (0, 0, 0, 0, pd, pd))
+    frames = x.unfold(2, kd, sd)  # [B, C, D', H, W, kd]
+    return frames.permute(0, 2, 5, 1, 3, 4).reshape(b * frames.shape[2], kd * c, h, w)
+
+
+class _FramesConv(torch.autograd.Function):
+    """The 2D conv of `conv3d_by_frames` that saves only ``x`` (not the kd-times larger
+    stack) for the backward, and rebuilds the stack there: training memory as conv3d's."""
+
+    @staticmethod
+    def forward(ctx, x, w2, bias, kd, sd, pd, stride, padding):  # noqa: ANN001, ANN205
+        ctx.save_for_backward(x, w2)
+        ctx.conv = (kd, sd, pd, stride, padding, bias is not None)
+        return F.conv2d(_stack_frames(x, kd, sd, pd), w2, bias, stride, padding)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, gy):  # noqa: ANN001, ANN205
+        x, w2 = ctx.saved_tensors
+        kd, sd, pd, stride, padding, has_bias = ctx.conv
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        with torch.enable_grad():
+            xg = x.detach().requires_grad_(need_x)
+            stacked = _stack_frames(xg, kd, sd, pd)
+        g_stacked, g_w2, g_b = torch.ops.aten.convolution_backward(
+            gy, stacked.detach(), w2, [w2.shape[0]] if has_bias else None, list(stride),
+            list(padding), [1, 1], False, [0, 0], 1, [need_x, need_w, need_b and has_bias],
+        )  # fmt: skip
+        g_x = torch.autograd.grad(stacked, xg, g_stacked)[0] if need_x else None
+        return g_x, g_w2, g_b if has_bias else None, None, None, None, None, None
+
+
 def conv3d_by_frames(
     x: Tensor,
     weight: Tensor,
@@ -69,20 +106,18 @@ def conv3d_by_frames(
     The frames under the kernel are stacked along channels (frame offset outermost) and the
     weight ``[C_out, C_in, kd, kh, kw]`` is viewed as ``[C_out, kd·C_in, kh, kw]`` in the same
     order, so each output frame is the same sum of products as the 3D conv's. torch's 2D CPU
-    kernels are much faster than ``slow_conv3d`` in both directions.
+    kernels are much faster than ``slow_conv3d`` in both directions. With autograd on, only
+    ``x`` is kept for the backward (the stack is rebuilt there).
     """
-    b, c, _, h, w = x.shape
-    c_out, _, kd, kh, kw = weight.shape
-    sd, sh, sw = stride
-    pd, ph, pw = padding
-    if pd:
-        x = F.pad(x, (0, 0, 0, 0, pd, pd))
-    frames = x.unfold(2, kd, sd)  # [B, C, D', H, W, kd]
-    d_out = frames.shape[2]
-    stacked = frames.permute(0, 2, 5, 1, 3, 4).reshape(b * d_out, kd * c, h, w)
-    w2 = weight.transpose(1, 2).reshape(c_out, kd * c, kh, kw)
-    y = F.conv2d(stacked, w2, bias, stride=(sh, sw), padding=(ph, pw))
-    return y.reshape(b, d_out, c_out, y.shape[2], y.shape[3]).transpose(1, 2)
+    b = x.shape[0]
+    c_out, c_in, kd, kh, kw = weight.shape
+    w2 = weight.transpose(1, 2).reshape(c_out, kd * c_in, kh, kw)
+    args = (kd, stride[0], padding[0], stride[1:], padding[1:])
+    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+        y = _FramesConv.apply(x, w2, bias, *args)
+    else:
+        y = F.conv2d(_stack_frames(x, kd, stride[0], padding[0]), w2, bias, stride[1:], padding[1:])
+    return y.reshape(b, -1, c_out, y.shape[2], y.shape[3]).transpose(1, 2)
 
 
 class FrameConv3d(nn.Conv3d):
