@@ -82,3 +82,14 @@ def test_conv3d_by_frames_weight_only_gradient() -> None:
     got = torch.autograd.grad(conv3d_by_frames(x, w, None, (1, 1, 1), (1, 1, 1)).sum(), w)[0]
     want = torch.autograd.grad(F.conv3d(x, w, None, padding=1).sum(), w)[0]
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_frame_conv3d_compiles_in_one_graph_with_gradients() -> None:
+    torch.manual_seed(0)
+    conv = conv333(3, 4)
+    x = torch.randn(1, 3, 3, 6, 6, requires_grad=True)
+    compiled = torch.compile(conv, backend="aot_eager", fullgraph=True)
+    got = torch.autograd.grad(compiled(x).square().sum(), [x, conv.weight])
+    want = torch.autograd.grad(conv(x).square().sum(), [x, conv.weight])
+    for a, e in zip(got, want, strict=True):
+        torch.testing.assert_close(a, e)

@@ -113,7 +113,8 @@ def conv3d_by_frames(
     c_out, c_in, kd, kh, kw = weight.shape
     w2 = weight.transpose(1, 2).reshape(c_out, kd * c_in, kh, kw)
     args = (kd, stride[0], padding[0], stride[1:], padding[1:])
-    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+    if needs_grad and not torch.compiler.is_compiling():  # traced: plain ops, the compiler plans
         y = _FramesConv.apply(x, w2, bias, *args)
     else:
         y = F.conv2d(_stack_frames(x, kd, stride[0], padding[0]), w2, bias, stride[1:], padding[1:])
