@@ -34,7 +34,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).parent))
 
 from legacy import PARTS, use_legacy  # noqa: E402
-from specs import ROWS  # noqa: E402
+from specs import EXTRA, ROWS  # noqa: E402
 
 import blockspec as bs  # noqa: E402
 from blockspec.bench import load_average, saved_bytes  # noqa: E402
@@ -86,7 +86,7 @@ def run_row(
     name: str, against: str, pairs: int, train: bool, parts: tuple[str, ...] = PARTS
 ) -> dict:
     """One row: the outputs' difference, per-pair times and ratios, saved bytes."""
-    spec, shape = ROWS[name]
+    spec, shape = {**ROWS, **EXTRA}[name]
     a = bs.compile(spec, seed=0)
     b = use_legacy(bs.compile(spec, seed=0), parts if against == "legacy" else PARTS)
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
@@ -149,7 +149,7 @@ def _null():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", nargs="*", default=list(ROWS))
+    parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=[*ROWS, *EXTRA])
     parser.add_argument("--against", choices=["legacy", "naive"], default="naive")
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--parts", nargs="*", default=list(PARTS), choices=PARTS,

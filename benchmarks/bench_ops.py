@@ -18,12 +18,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 sys.path.insert(0, str(Path(__file__).parent))
 
 from legacy import use_legacy  # noqa: E402
-from specs import ROWS  # noqa: E402
+from specs import EXTRA, ROWS  # noqa: E402
 
 import blockspec as bs  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = {"swin_t": (1, 3, 1, 224, 224), "vit_b16": (1, 3, 1, 224, 224)}
 
 
 class _Ops(TorchDispatchMode):
@@ -38,10 +35,7 @@ class _Ops(TorchDispatchMode):
 
 def rows() -> dict[str, tuple[str, tuple[int, ...]]]:
     """Every row: the benchmark specs and the two replicas."""
-    out = {k: (v[0], v[1]) for k, v in ROWS.items()}
-    for name, shape in EXAMPLES.items():
-        out[name] = ((ROOT / "examples" / f"{name}.bspec").read_text(), shape)
-    return out
+    return {**ROWS, **EXTRA}
 
 
 def count(model: torch.nn.Module, x: torch.Tensor) -> tuple[Counter[str], torch.Tensor]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 _CELL_2D = "cell { window = [8, 8, 1], patch = [2, 2, 1], heads = 8, norm = instance2d }"
 
 UNET = f"""
@@ -39,4 +41,12 @@ ROWS: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {
     "hrnet": (HRNET, (1, 1, 8, 64, 64)),
     "soanet": (SOANET, (1, 1, 8, 64, 64)),
     "swin3d": (SWIN3D, (1, 4, 8, 32, 32)),
+}
+
+_EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+#: the replicas, for before/after runs (their timm rows need timm: not measured here)
+EXTRA: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {
+    "swin_t": ((_EXAMPLES / "swin_t.bspec").read_text(), (1, 3, 1, 224, 224)),
+    "vit_b16": ((_EXAMPLES / "vit_b16.bspec").read_text(), (1, 3, 1, 224, 224)),
 }
