@@ -142,12 +142,14 @@ def _input(model: torch.nn.Module, batch: int, dynamic: int, dtype, device) -> t
 
 
 def _estimate(model: torch.nn.Module) -> dict[str, int | None]:
-    """The summary's per-sample FLOPs and activation bytes (None where the size is dynamic)."""
+    """The summary's per-sample FLOPs and activation bytes; None for a spec with a dynamic
+    (``?``) input axis, whose summary is not for the size being timed."""
     from blockspec.api import summary
 
     totals = summary(model.ir).totals
-    flops = totals.flops if isinstance(totals.flops, int) else None
-    memory = totals.memory if isinstance(totals.memory, int) else None
+    static = all(isinstance(n, int) for n in model.ir.input.size)
+    flops = totals.flops if static and isinstance(totals.flops, int) else None
+    memory = totals.memory if static and isinstance(totals.memory, int) else None
     return {"params": totals.params, "flops": flops, "memory": memory}
 
 
@@ -283,7 +285,8 @@ def format_report(r: dict[str, Any]) -> str:
         f"{r['threads']} threads, torch {r['torch']}{', torch.compile' if r['compiled'] else ''}",
         f"parameters {est['params']:,}; summary estimate: "
         + (f"{est['flops'] * r['batch'] / 1e9:.3f} GFLOP forward" if est["flops"] else "FLOPs -")
-        + f", activations {_fmt_bytes(est['memory'] and est['memory'] * r['batch'])}",
+        + f", activations {_fmt_bytes(est['memory'] and est['memory'] * r['batch'])}"
+        + ("" if est["flops"] else " (dynamic input size: no estimate at this size)"),
         f"forward (eval, no grad): median {r['forward_s'] * 1e3:.2f} ms",
     ]
     if "forward_mfu" in r:

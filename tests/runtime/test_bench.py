@@ -63,3 +63,16 @@ def test_count_ops_and_saved_bytes() -> None:
     x = torch.randn(4, 4, requires_grad=True)
     assert bench.count_ops(lambda: (x * 2).sum()) == 2
     assert bench.saved_bytes(lambda: (x * x).sum()) == 4 * 4 * 4
+
+
+def test_bench_gives_no_estimate_for_a_dynamic_size(tmp_path, capsys) -> None:
+    spec = tmp_path / "dyn.bspec"
+    spec.write_text(
+        TINY.replace("H = 8, W = 8", "H = ?, W = ?").replace(
+            "heads = 2,", "heads = 2, rel_pos_bias = false,"
+        )
+    )
+    assert bench.run(_args(spec, "--dynamic", "8", "--json", "--device", "cpu")) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["input_shape"] == [1, 1, 2, 8, 8]
+    assert report["estimate"]["flops"] is None and "forward_mfu" not in report
