@@ -27,7 +27,7 @@ from torch import nn
 
 from blockspec.errors import ShapeError
 from blockspec.runtime.config import ResampleConfig
-from blockspec.runtime.layers import conv3
+from blockspec.runtime.layers import FrameConv3d, conv3
 
 __all__ = ["DownStep", "Resample", "space_to_depth", "upsample"]
 
@@ -76,7 +76,7 @@ class DownStep(nn.Module):
             self.conv = nn.Conv3d(c_in, c_out, kernel_size=1, bias=True)
         elif method == "stride":
             if depth:  # conv333, stride 2
-                self.conv = nn.Conv3d(c_in, c_out, kernel_size=3, stride=2, padding=1, bias=True)
+                self.conv = FrameConv3d(c_in, c_out, kernel_size=3, stride=2, padding=1, bias=True)
             else:  # conv3 per frame (a Conv2d weight, as everywhere in the runtime), stride 2
                 self.conv = conv3(c_in, c_out, stride=(2, 2))
         else:  # merge

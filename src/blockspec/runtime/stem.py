@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from blockspec.runtime.config import StemConfig
+from blockspec.runtime.layers import FrameConv3d
 from blockspec.runtime.norms import build_norm
 
 __all__ = ["Stem"]
@@ -24,7 +25,7 @@ class Stem(nn.Module):
         self.cfg = cfg
         ph, pw, pd = cfg.patch
         kernel = (pd, ph, pw)
-        self.conv = nn.Conv3d(cfg.c_in, cfg.c_out, kernel_size=kernel, stride=kernel, bias=True)
+        self.conv = FrameConv3d(cfg.c_in, cfg.c_out, kernel_size=kernel, stride=kernel, bias=True)
         self.norm = build_norm(cfg.norm, cfg.c_out, cfg.size) if cfg.norm is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -101,10 +101,28 @@ def attend(
         q = q / math.sqrt(d)
     if attn_mask is not None:
         attn_mask = attn_mask.to(q.dtype)
-    y = F.scaled_dot_product_attention(
-        q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=1.0
-    )
+    if attn_mask is not None and attn_mask.requires_grad and torch.is_grad_enabled():
+        y = _explicit_attention(q, k, v, attn_mask, causal=causal, dropout_p=dropout_p)
+    else:
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=causal, scale=1.0
+        )
     return rearrange(y, "... n t f -> ... t (n f)")
+
+
+def _explicit_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor, *, causal: bool, dropout_p: float
+) -> Tensor:
+    """``softmax(q kᵀ + mask) v`` as three plain ops, for a mask that needs a gradient (a
+    learned position bias in training). SDPA takes its unfused math path there, with extra
+    checks; this is faster on CPU for every group size measured (BENCHMARKS.md). Dropout
+    and causal masks stay with SDPA so that their random draws do not change."""
+    if causal or dropout_p > 0.0:
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal, scale=1.0
+        )
+    logits = torch.matmul(q, k.transpose(-2, -1)) + mask
+    return torch.matmul(torch.softmax(logits, dim=-1), v)
 
 
 def combine_masks(bias: Tensor | None, mask: Tensor | None) -> Tensor | None:
@@ -200,20 +218,25 @@ class WindowAttention(nn.Module):
         if self.pos_table is None:
             return None
         t = math.prod(self.grid)
-        table = self.pos_table[self.pos_index].reshape(t, t, self.heads)
-        return table.permute(2, 0, 1).unsqueeze(0)
+        # one gather straight into [n, T·T] (contiguous, as the attention kernels want it)
+        return self.pos_table.t()[:, self.pos_index].view(1, self.heads, t, t)
 
     def forward(self, x: Tensor) -> Tensor:
         self.check(x)
         b, _, d, h, w = x.shape
         shape = (b, self.cfg.c_out, d, h, w)
+        # Q, K and V in one projection with the three weights concatenated at run time (the
+        # parameters stay separate): one GEMM/conv and one token cut instead of three
+        weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
+        bias = torch.cat([self.q.bias, self.k.bias, self.v.bias])
         if self.lin:
             # per-token lins: Q/K/V of a token depend on that token only, so rolling the input
             # first equals rolling q, k, v after their lins (Sh tokens are voxels)
-            tokens = self.partition(self.shift(x))
-            q, k, v = self.q(tokens), self.k(tokens), self.v(tokens)
+            qkv = F.linear(self.partition(self.shift(x)), weight, bias)
         else:
-            q, k, v = (self.partition(self.shift(conv(x))) for conv in (self.q, self.k, self.v))
+            # features are channel-outermost, so the stacked map's tokens are [q | k | v]
+            qkv = self.partition(self.shift(self.q.forward_with(x, weight, bias)))
+        q, k, v = qkv.chunk(3, dim=-1)
         y = self.attend_groups(q, k, v, shape)
         if self.lin and self.out is not None:
             y = self.out(y)  # per token; commutes with the (voxel-wise) roll back

@@ -10,7 +10,6 @@ Names in the einops patterns: ``m*`` windows per map, ``p*`` voxels per window.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import torch
@@ -20,7 +19,7 @@ from torch import Tensor
 from blockspec.runtime.attention.base import WindowAttention, attend, combine_masks
 from blockspec.runtime.config import CellConfig
 
-__all__ = ["ShiftedSwinAttention", "SwinAttention", "swin_shifts"]
+__all__ = ["ShiftedSwinAttention", "SwinAttention", "region_mask", "swin_shifts"]
 
 
 def swin_shifts(window: tuple[int, int, int], size: Sequence[int]) -> tuple[int, int, int]:
@@ -66,33 +65,52 @@ class SwinAttention(WindowAttention):
         )
 
 
+def region_mask(
+    window: tuple[int, int, int], size: Sequence[int], device: torch.device | None = None
+) -> Tensor:
+    """Additive mask ``[Md·Mh·Mw, 1, T, T]`` (0 / -inf) of the windows of a map of ``size``
+    (D, H, W) rolled by -s (`swin_shifts`): a pair is masked when its voxels come from
+    different regions of the unrolled map. Windows in `partition` order, tokens (pd ph pw).
+
+    Along a shifted axis only the last window straddles two regions: there the voxels at
+    local coordinate >= w - s belong to the wrapped region.
+    """
+    wh, ww, wd = window
+    shifts = swin_shifts(window, size)
+    ids = torch.zeros((1, 1), dtype=torch.long, device=device)  # [windows, tokens]
+    for m, w, s in zip(size, (wd, wh, ww), shifts, strict=True):
+        n = m // w
+        axis = torch.zeros((n, w), dtype=torch.long, device=device)
+        if s > 0:
+            axis[n - 1, w - s :] = 1
+        # windows and tokens both row-major over (D, H, W): combine axis by axis
+        ids = (ids[:, None, :, None] * 2 + axis[None, :, None, :]).flatten(2).flatten(0, 1)
+    apart = ids[:, :, None] != ids[:, None, :]
+    mask = torch.zeros(apart.shape, device=device).masked_fill(apart, float("-inf"))
+    return mask[:, None]
+
+
 class ShiftedSwinAttention(SwinAttention):
     """`Sh`: S3 on the map rolled by -s, pairs across regions masked, result rolled back.
 
-    Only the last window along a shifted axis straddles two regions, and every window of
-    the same kind (last or not along each axis) has the same mask; so the windows are
-    attended in at most 8 sets, each with one ``[T, T]`` mask, instead of building a mask
-    per window.
+    All windows are attended in one call with a per-window mask ``[Md·Mh·Mw, 1, T, T]``
+    (`region_mask`) plus the position bias. The mask depends on the map size only: for a
+    static size it is built once as a non-persistent buffer (it follows ``.to()`` and stays
+    out of ``state_dict``); for a dynamic size it is cached per (size, device, dtype).
     """
 
-    def partition(self, x: Tensor) -> Tensor:
-        # [B, C, D, H, W] -> [B, Md, Mh, Mw, wd·wh·ww tokens, C]: windows keep their place
-        return rearrange(
-            x,
-            "b c (md pd) (mh ph) (mw pw) -> b md mh mw (pd ph pw) c",
-            pd=self.wd,
-            ph=self.wh,
-            pw=self.ww,
-        )
+    def __init__(self, cfg: CellConfig) -> None:
+        super().__init__(cfg)
+        self._masks: dict[tuple, Tensor] = {}
+        self.static_size = tuple(cfg.size) if all(isinstance(n, int) for n in cfg.size) else None
+        if self.static_size is not None and self._fits(self.static_size):
+            mask = region_mask(cfg.window, self.static_size)
+            self.register_buffer("region_mask", mask, persistent=False)
+        else:
+            self.region_mask = None
 
-    def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
-        return rearrange(
-            t,
-            "b md mh mw (pd ph pw) c -> b c (md pd) (mh ph) (mw pw)",
-            pd=self.wd,
-            ph=self.wh,
-            pw=self.ww,
-        )
+    def _fits(self, size: Sequence[int]) -> bool:
+        return all(m % w == 0 for m, w in zip(size, (self.wd, self.wh, self.ww), strict=True))
 
     def _shifts(self, x: Tensor) -> tuple[int, int, int]:
         return swin_shifts(self.cfg.window, (x.shape[2], x.shape[3], x.shape[4]))
@@ -109,44 +127,29 @@ class ShiftedSwinAttention(SwinAttention):
             return x
         return torch.roll(x, shifts=(sd, sh, sw), dims=(2, 3, 4))
 
-    def window_mask(self, last: Sequence[bool], shifts: Sequence[int], like: Tensor) -> Tensor:
-        """Additive mask ``[1, 1, T, T]`` of a window that is the last one along the axes
-        flagged in ``last`` (D, H, W): there its voxels at local coordinate < w - s lie in
-        the region [M-w, M-s), the others in [M-s, M)."""
-        ids = torch.zeros((), dtype=torch.long, device=like.device)
-        for is_last, w, s in zip(last, (self.wd, self.wh, self.ww), shifts, strict=True):
-            axis = torch.zeros(w, dtype=torch.long, device=like.device)
-            if is_last:
-                axis[w - s :] = 1
-            ids = ids[..., None] * 2 + axis
-        ids = ids.flatten()  # in the token order (pd ph pw)
-        apart = ids[:, None] != ids[None, :]
-        mask = torch.zeros(apart.shape, dtype=like.dtype, device=like.device)
-        return mask.masked_fill(apart, float("-inf"))[None, None]
+    def mask_for(self, size: tuple[int, int, int], like: Tensor) -> Tensor | None:
+        """The region mask of a map of ``size`` in ``like``'s dtype and device, or None when
+        no axis is shifted."""
+        if swin_shifts(self.cfg.window, size) == (0, 0, 0):
+            return None
+        if self.region_mask is not None and size == self.static_size:
+            return self.region_mask.to(like.dtype)
+        if torch.compiler.is_compiling():
+            return region_mask(self.cfg.window, size, like.device).to(like.dtype)
+        key = (size, like.device, like.dtype)
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = region_mask(self.cfg.window, size, like.device).to(like.dtype)
+            self._masks.clear()  # one size at a time: a dynamic model's memory stays bounded
+            self._masks[key] = mask
+        return mask
 
     def attend_groups(self, q: Tensor, k: Tensor, v: Tensor, shape: Sequence[int]) -> Tensor:
-        size = (shape[2], shape[3], shape[4])
-        shifts = swin_shifts(self.cfg.window, size)
-        counts = q.shape[1:4]  # windows along D, H, W
-        # per axis: (slice of windows, whether it is the last window of a shifted axis)
-        parts = [
-            [(slice(0, m - 1), False), (slice(m - 1, m), True)] if s > 0 else [(slice(0, m), False)]
-            for m, s in zip(counts, shifts, strict=True)
-        ]
-        bias = self.bias()
+        b = shape[0]
+        mask = self.mask_for((shape[2], shape[3], shape[4]), q)
+        mask = combine_masks(self.bias(), mask)  # [windows or 1, n or 1, T, T]
         options = self.attend_options()
-        y = v.new_empty(v.shape)
-        for pd, ph, pw in itertools.product(*parts):
-            where = (slice(None), pd[0], ph[0], pw[0])
-            last = (pd[1], ph[1], pw[1])
-            mask = self.window_mask(last, shifts, q) if any(last) else None
-            qs, ks, vs = (t[where] for t in (q, k, v))
-            out = attend(
-                qs.flatten(0, 3),  # [windows of this kind, T, C]
-                ks.flatten(0, 3),
-                vs.flatten(0, 3),
-                attn_mask=combine_masks(bias, mask),
-                **options,
-            )
-            y[where] = out.reshape(vs.shape)
-        return y
+        if mask is not None and b > 1 and mask.shape[0] > 1:
+            # one mask per (sample, window), as torch's fused CPU kernel wants 4D inputs
+            mask = mask.expand(b, *mask.shape).flatten(0, 1)
+        return attend(q, k, v, attn_mask=mask, **options)
