@@ -294,6 +294,12 @@ COMMANDS += [
         cmd_list,
         "blockspec list",
     ),
+    Command.from_module(
+        "bench",
+        "time a compiled model against the summary's estimates",
+        "blockspec.bench",
+        "blockspec bench examples/hrnet3.bspec --train",
+    ),
 ]
 
 
