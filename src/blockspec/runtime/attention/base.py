@@ -21,6 +21,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from blockspec.errors import ShapeError
+from blockspec.runtime.attention.tiling import Tiling
 from blockspec.runtime.config import CellConfig
 from blockspec.runtime.layers import family_conv, require_multiple
 
@@ -181,14 +182,15 @@ class WindowAttention(nn.Module):
         """Raise `ShapeError` when the map's size does not fit the family's partitioning."""
         raise NotImplementedError
 
+    tiling: Tiling  # set by every family: how the map becomes groups of tokens
+
     def partition(self, x: Tensor) -> Tensor:
-        """``[B, C, D, H, W]`` -> ``[..., T, C·|token|]`` groups of tokens (the leading axes
-        index the groups)."""
-        raise NotImplementedError
+        """``[B, C, D, H, W]`` -> ``[groups, T, C·|token|]`` groups of tokens."""
+        return self.tiling.partition(x)
 
     def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
         """Inverse of `partition` for a map of ``shape`` ``(B, C, D, H, W)``."""
-        raise NotImplementedError
+        return self.tiling.merge(t, shape)
 
     def shift(self, x: Tensor) -> Tensor:
         """Roll applied to q, k, v before partitioning (Swin shifted windows); identity here."""

@@ -8,14 +8,12 @@ per patch, along d, h, w.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from einops import rearrange
 from torch import Tensor
 
 from blockspec.errors import ShapeError
 from blockspec.runtime.attention.base import WindowAttention
 from blockspec.runtime.attention.local import check_patch_divides_window
+from blockspec.runtime.attention.tiling import Tiling
 from blockspec.runtime.config import CellConfig
 
 __all__ = ["GlobalAttention", "GlobalAttention3d", "windows_per_map"]
@@ -54,36 +52,12 @@ class GlobalAttention(WindowAttention):
         self.wh, self.ww, self.ph, self.pw = wh, ww, ph, pw
         grid = windows_per_map(cfg, "hw") if cfg.rel_pos_bias else ()
         super().__init__(cfg, token=(ph, pw, 1), grid=grid)
+        self.tiling = Tiling(cfg.window, cfg.patch, three_d=False, local=False)
 
     def check(self, x: Tensor) -> None:
         self.require_windows(x, depth=False)
         if self.pos_table is not None:
             self.require_static(x, (3, 4))
-
-    def partition(self, x: Tensor) -> Tensor:
-        # [B, C, D, H, W] -> [B·D·Nh·Nw groups, Mh·Mw tokens, C·ph·pw]
-        return rearrange(
-            x,
-            "b c d (mh nh ph) (mw nw pw) -> (b d nh nw) (mh mw) (c ph pw)",
-            nh=self.wh // self.ph,
-            nw=self.ww // self.pw,
-            ph=self.ph,
-            pw=self.pw,
-        )
-
-    def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
-        b, _, d, h, w = shape
-        return rearrange(
-            t,
-            "(b d nh nw) (mh mw) (c ph pw) -> b c d (mh nh ph) (mw nw pw)",
-            b=b,
-            d=d,
-            nh=self.wh // self.ph,
-            nw=self.ww // self.pw,
-            mh=h // self.wh,
-            ph=self.ph,
-            pw=self.pw,
-        )
 
 
 class GlobalAttention3d(WindowAttention):
@@ -96,37 +70,9 @@ class GlobalAttention3d(WindowAttention):
         self.wh, self.ww, self.wd, self.ph, self.pw, self.pd = wh, ww, wd, ph, pw, pd
         grid = windows_per_map(cfg, "dhw") if cfg.rel_pos_bias else ()
         super().__init__(cfg, token=(ph, pw, pd), grid=grid)
+        self.tiling = Tiling(cfg.window, cfg.patch, three_d=True, local=False)
 
     def check(self, x: Tensor) -> None:
         self.require_windows(x, depth=True)
         if self.pos_table is not None:
             self.require_static(x, (2, 3, 4))
-
-    def partition(self, x: Tensor) -> Tensor:
-        # [B, C, D, H, W] -> [B·Nd·Nh·Nw groups, Md·Mh·Mw tokens, C·pd·ph·pw]
-        return rearrange(
-            x,
-            "b c (md nd pd) (mh nh ph) (mw nw pw) -> (b nd nh nw) (md mh mw) (c pd ph pw)",
-            nd=self.wd // self.pd,
-            nh=self.wh // self.ph,
-            nw=self.ww // self.pw,
-            pd=self.pd,
-            ph=self.ph,
-            pw=self.pw,
-        )
-
-    def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
-        b, _, d, h, w = shape
-        return rearrange(
-            t,
-            "(b nd nh nw) (md mh mw) (c pd ph pw) -> b c (md nd pd) (mh nh ph) (mw nw pw)",
-            b=b,
-            nd=self.wd // self.pd,
-            nh=self.wh // self.ph,
-            nw=self.ww // self.pw,
-            md=d // self.wd,
-            mh=h // self.wh,
-            pd=self.pd,
-            ph=self.ph,
-            pw=self.pw,
-        )

@@ -7,13 +7,11 @@ per patch, along d (depth/frames), h, w.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from einops import rearrange
 from torch import Tensor
 
 from blockspec.errors import ShapeError
 from blockspec.runtime.attention.base import WindowAttention
+from blockspec.runtime.attention.tiling import Tiling
 from blockspec.runtime.config import CellConfig
 
 __all__ = ["LocalAttention", "LocalAttention3d", "check_patch_divides_window"]
@@ -37,34 +35,10 @@ class LocalAttention(WindowAttention):
         ph, pw, _ = cfg.patch
         self.wh, self.ww, self.ph, self.pw = wh, ww, ph, pw
         super().__init__(cfg, token=(ph, pw, 1), grid=(wh // ph, ww // pw))
+        self.tiling = Tiling(cfg.window, cfg.patch, three_d=False, local=True)
 
     def check(self, x: Tensor) -> None:
         self.require_windows(x, depth=False)
-
-    def partition(self, x: Tensor) -> Tensor:
-        # [B, C, D, H, W] -> [B·D·Mh·Mw groups, Nh·Nw tokens, C·ph·pw]
-        return rearrange(
-            x,
-            "b c d (mh nh ph) (mw nw pw) -> (b d mh mw) (nh nw) (c ph pw)",
-            nh=self.wh // self.ph,
-            nw=self.ww // self.pw,
-            ph=self.ph,
-            pw=self.pw,
-        )
-
-    def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
-        b, _, d, h, w = shape
-        return rearrange(
-            t,
-            "(b d mh mw) (nh nw) (c ph pw) -> b c d (mh nh ph) (mw nw pw)",
-            b=b,
-            d=d,
-            mh=h // self.wh,
-            mw=w // self.ww,
-            nh=self.wh // self.ph,
-            ph=self.ph,
-            pw=self.pw,
-        )
 
 
 class LocalAttention3d(WindowAttention):
@@ -76,35 +50,7 @@ class LocalAttention3d(WindowAttention):
         ph, pw, pd = cfg.patch
         self.wh, self.ww, self.wd, self.ph, self.pw, self.pd = wh, ww, wd, ph, pw, pd
         super().__init__(cfg, token=(ph, pw, pd), grid=(wd // pd, wh // ph, ww // pw))
+        self.tiling = Tiling(cfg.window, cfg.patch, three_d=True, local=True)
 
     def check(self, x: Tensor) -> None:
         self.require_windows(x, depth=True)
-
-    def partition(self, x: Tensor) -> Tensor:
-        # [B, C, D, H, W] -> [B·Md·Mh·Mw groups, Nd·Nh·Nw tokens, C·pd·ph·pw]
-        return rearrange(
-            x,
-            "b c (md nd pd) (mh nh ph) (mw nw pw) -> (b md mh mw) (nd nh nw) (c pd ph pw)",
-            nd=self.wd // self.pd,
-            nh=self.wh // self.ph,
-            nw=self.ww // self.pw,
-            pd=self.pd,
-            ph=self.ph,
-            pw=self.pw,
-        )
-
-    def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
-        b, _, d, h, w = shape
-        return rearrange(
-            t,
-            "(b md mh mw) (nd nh nw) (c pd ph pw) -> b c (md nd pd) (mh nh ph) (mw nw pw)",
-            b=b,
-            md=d // self.wd,
-            mh=h // self.wh,
-            mw=w // self.ww,
-            nd=self.wd // self.pd,
-            nh=self.wh // self.ph,
-            pd=self.pd,
-            ph=self.ph,
-            pw=self.pw,
-        )

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from einops import rearrange
 from torch import Tensor
 
 from blockspec.runtime.attention.base import WindowAttention, attend, combine_masks
+from blockspec.runtime.attention.tiling import Tiling
 from blockspec.runtime.config import CellConfig
 
 __all__ = ["ShiftedSwinAttention", "SwinAttention", "region_mask", "swin_shifts"]
@@ -37,32 +37,10 @@ class SwinAttention(WindowAttention):
         wh, ww, wd = cfg.window
         self.wh, self.ww, self.wd = wh, ww, wd
         super().__init__(cfg, token=(1, 1, 1), grid=(wd, wh, ww))
+        self.tiling = Tiling(cfg.window, (1, 1, 1), three_d=True, local=True)
 
     def check(self, x: Tensor) -> None:
         self.require_windows(x, depth=True)
-
-    def partition(self, x: Tensor) -> Tensor:
-        # [B, C, D, H, W] -> [B·Md·Mh·Mw groups, wd·wh·ww tokens, C]
-        return rearrange(
-            x,
-            "b c (md pd) (mh ph) (mw pw) -> (b md mh mw) (pd ph pw) c",
-            pd=self.wd,
-            ph=self.wh,
-            pw=self.ww,
-        )
-
-    def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
-        b, _, d, h, w = shape
-        return rearrange(
-            t,
-            "(b md mh mw) (pd ph pw) c -> b c (md pd) (mh ph) (mw pw)",
-            b=b,
-            md=d // self.wd,
-            mh=h // self.wh,
-            pd=self.wd,
-            ph=self.wh,
-            pw=self.ww,
-        )
 
 
 def region_mask(

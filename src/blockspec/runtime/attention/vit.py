@@ -7,13 +7,11 @@ Names in the einops patterns: ``m*`` windows per map, ``p*`` pixels per window.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from einops import rearrange
 from torch import Tensor
 
 from blockspec.runtime.attention.base import WindowAttention
 from blockspec.runtime.attention.global_ import windows_per_map
+from blockspec.runtime.attention.tiling import Tiling
 from blockspec.runtime.config import CellConfig
 
 __all__ = ["ViTAttention", "ViTAttention3d"]
@@ -27,28 +25,12 @@ class ViTAttention(WindowAttention):
         self.wh, self.ww = wh, ww
         grid = windows_per_map(cfg, "hw") if cfg.rel_pos_bias else ()
         super().__init__(cfg, token=(wh, ww, 1), grid=grid)
+        self.tiling = Tiling(cfg.window, cfg.window, three_d=False, local=False)
 
     def check(self, x: Tensor) -> None:
         self.require_windows(x, depth=False)
         if self.pos_table is not None:
             self.require_static(x, (3, 4))
-
-    def partition(self, x: Tensor) -> Tensor:
-        # [B, C, D, H, W] -> [B·D groups, Mh·Mw tokens, C·wh·ww]
-        return rearrange(
-            x, "b c d (mh ph) (mw pw) -> (b d) (mh mw) (c ph pw)", ph=self.wh, pw=self.ww
-        )
-
-    def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
-        b, _, d, h, w = shape
-        return rearrange(
-            t,
-            "(b d) (mh mw) (c ph pw) -> b c d (mh ph) (mw pw)",
-            b=b,
-            mh=h // self.wh,
-            ph=self.wh,
-            pw=self.ww,
-        )
 
 
 class ViTAttention3d(WindowAttention):
@@ -59,30 +41,9 @@ class ViTAttention3d(WindowAttention):
         self.wh, self.ww, self.wd = wh, ww, wd
         grid = windows_per_map(cfg, "dhw") if cfg.rel_pos_bias else ()
         super().__init__(cfg, token=(wh, ww, wd), grid=grid)
+        self.tiling = Tiling(cfg.window, cfg.window, three_d=True, local=False)
 
     def check(self, x: Tensor) -> None:
         self.require_windows(x, depth=True)
         if self.pos_table is not None:
             self.require_static(x, (2, 3, 4))
-
-    def partition(self, x: Tensor) -> Tensor:
-        # [B, C, D, H, W] -> [B groups, Md·Mh·Mw tokens, C·wd·wh·ww]
-        return rearrange(
-            x,
-            "b c (md pd) (mh ph) (mw pw) -> b (md mh mw) (c pd ph pw)",
-            pd=self.wd,
-            ph=self.wh,
-            pw=self.ww,
-        )
-
-    def merge(self, t: Tensor, shape: Sequence[int]) -> Tensor:
-        _, _, d, h, w = shape
-        return rearrange(
-            t,
-            "b (md mh mw) (c pd ph pw) -> b c (md pd) (mh ph) (mw pw)",
-            md=d // self.wd,
-            mh=h // self.wh,
-            pd=self.wd,
-            ph=self.wh,
-            pw=self.ww,
-        )
