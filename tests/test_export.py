@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,11 @@ def test_onnx_export(kind: str, tmp_path: Path) -> None:
     outputs = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     with torch.no_grad():
         _close([torch.from_numpy(o) for o in outputs], model(x), tol=1e-4)
+
+
+def test_torch_trace_records_stay_out_of_reports(caplog: pytest.LogCaptureFixture) -> None:
+    """Regression: a failing compile test's report held ~1,700 DEBUG lines of torch.__trace."""
+    caplog.set_level(logging.DEBUG)
+    compiled = torch.compile(lambda t: torch.relu(t) * 2, backend="eager", fullgraph=True)
+    assert torch.equal(compiled(torch.tensor([-1.0, 2.0])), torch.tensor([0.0, 4.0]))
+    assert [r for r in caplog.records if r.name.startswith("torch.__trace")] == []
