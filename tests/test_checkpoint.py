@@ -90,6 +90,7 @@ def test_roundtrip_examples_bit_for_bit(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 86M parameters perturbed, saved, loaded and run on a busy machine
 @pytest.mark.parametrize("name", SLOW)
 def test_roundtrip_big_examples_bit_for_bit(name: str, tmp_path: Path) -> None:
     model = bs.compile(EXAMPLES / f"{name}.bspec", seed=1)

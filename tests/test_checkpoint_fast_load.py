@@ -86,7 +86,10 @@ def test_loaded_model_equals_the_initialise_then_copy_path(kind: str, tmp_path: 
     _assert_identical(ck.model.eval(), want)
 
 
-@pytest.mark.parametrize("name", ["hrnet3", "soanet_swin3d"])
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(
+    "name", ["hrnet3", "soanet_swin3d", pytest.param("vit_b16", marks=pytest.mark.slow)]
+)
 def test_loaded_examples_equal_the_old_path(name: str, tmp_path: Path) -> None:
     path = tmp_path / "m.pt"
     bs.save(bs.compile(EXAMPLES / f"{name}.bspec", seed=2), path)

@@ -5,7 +5,9 @@ its own modules (``level0``, ``bridge``, ``stage0`` ...) at top level, and ``hea
 registered last), so state-dict keys read ``stem.conv.weight``, ``level0.enc.cell0...``,
 ``head.conv.weight`` with no ``backbone.`` prefix. ``forward`` runs
 
-1. the input check against `InputConfig` (when given), raising `ShapeError`;
+1. the input checks: a tensor (`SpecValueError` otherwise) of the parameters' dtype (any
+   floating dtype under autocast), at least one sample, then against `InputConfig` (when
+   given), raising `ShapeError`;
 2. stem -> the backbone's `features` -> head; a head on a list output uses its last element and
    the module then returns the head's output alone.
 """
@@ -17,12 +19,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from blockspec.errors import ShapeError
+from blockspec.errors import ShapeError, SpecValueError
 from blockspec.runtime.config import HeadConfig, InputConfig, StemConfig
 from blockspec.runtime.heads import Head
 from blockspec.runtime.stem import Stem
 
-__all__ = ["Backbone", "check_input"]
+__all__ = ["Backbone", "check_input", "check_tensor"]
 
 _AXES = ("D", "H", "W")
 
@@ -72,6 +74,57 @@ def check_input(x: torch.Tensor, cfg: InputConfig) -> None:
             raise ShapeError(f"{name} = {n} is too small; {_allowed(name, step, minimum)}")
 
 
+_CASTS = {
+    torch.float32: "float()",
+    torch.float64: "double()",
+    torch.float16: "half()",
+    torch.bfloat16: "bfloat16()",
+}
+
+
+def _cast(dtype: torch.dtype) -> str:
+    return _CASTS.get(dtype, f"to({dtype})")
+
+
+def check_tensor(x: Any, dtype: torch.dtype | None, channels: int | None = None) -> None:
+    """Refuse what is not a tensor of `dtype` with at least one sample, saying how to fix it.
+
+    A floating input of another dtype is allowed under ``torch.autocast`` (which casts per op).
+    Only type, dtype and shape metadata are read, so the check traces without graph breaks.
+    """
+    want = "[B, C, D, H, W]" + (f" with C = {channels}" if channels is not None else "")
+    of = f" of dtype {str(dtype).removeprefix('torch.')}" if dtype is not None else ""
+    if not isinstance(x, torch.Tensor):
+        what = "None" if x is None else f"a {type(x).__module__}.{type(x).__qualname__}"
+        raise SpecValueError(
+            f"the input is {what}; the network takes a torch.Tensor {want}{of}",
+            hint="convert it first: torch.from_numpy(a) for a numpy array, torch.stack(xs) "
+            "for a list of tensors, torch.tensor(data) for nested lists",
+        )
+    if dtype is not None and x.dtype != dtype:
+        autocast = x.is_floating_point() and torch.is_autocast_enabled(x.device.type)
+        if not autocast:
+            got = str(x.dtype).removeprefix("torch.")
+            name = str(dtype).removeprefix("torch.")
+            hint = f"cast the input (x.{_cast(dtype)})"
+            if x.is_floating_point():
+                hint += (
+                    f", or the model to the input's dtype (model.{_cast(x.dtype)}), or run it "
+                    f"under torch.autocast(device_type={x.device.type!r}) for mixed precision"
+                )
+            raise SpecValueError(
+                f"the input has dtype {got}; the network's parameters are {name}, so it takes "
+                f"a tensor {want} of dtype {name}",
+                hint=hint,
+            )
+    if x.dim() >= 1 and x.shape[0] == 0:
+        raise ShapeError(
+            f"the input has batch size B = 0 (shape {tuple(x.shape)}); the network takes at "
+            "least one sample",
+            hint="skip empty batches before calling the model",
+        )
+
+
 class Backbone(nn.Module):
     """Base of `UNet`, `HRNet` and `SOANet`: optional input check, stem and head.
 
@@ -106,7 +159,15 @@ class Backbone(nn.Module):
         """The backbone proper: the stem's output (or the input) -> tensor or list."""
         raise NotImplementedError
 
+    def _dtype(self) -> torch.dtype | None:
+        """The dtype of the first parameter (the one inputs must have), None without any."""
+        for p in self.parameters():
+            return p.dtype
+        return None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        channels = self.input_cfg.channels if self.input_cfg is not None else None
+        check_tensor(x, self._dtype(), channels)
         if self.input_cfg is not None:
             check_input(x, self.input_cfg)
         if self.stem is not None:
