@@ -30,6 +30,8 @@ PARTS = {
     "blockspec.block_api": "api",
     "blockspec.sources": "api",
     "blockspec._io": "io",
+    "blockspec._digest": "checkpoint",
+    "blockspec._ckformat": "checkpoint",
     "blockspec.checkpoint": "checkpoint",
     "blockspec.graph": "graph",
     "blockspec.bench": "bench",

@@ -110,6 +110,7 @@ def compile(  # noqa: A001 - the public name DESIGN.md gives it
     model.spec = canonical_text(net)
     model.ir = net
     model.seed = seed
+    model.budgets = {"max_params": max_params, "max_activation_bytes": max_activation_bytes}
     model.feature_info = feature_info(net)
     return model
 
