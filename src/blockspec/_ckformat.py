@@ -164,3 +164,42 @@ def verify(payload: dict, path: Path) -> None:
             "training state were changed or damaged after saving (the weights are intact)",
             hint="restore the file from a good copy; it cannot be trusted",
         )
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "[" + ", ".join(str(s) for s in t.shape) + "]"
+
+
+def _fit_problems(model_sd: Mapping[str, torch.Tensor], file_sd: Mapping[str, Any]) -> list[str]:
+    """Missing, unexpected and mis-shaped keys of `file_sd` against `model_sd`, in words."""
+    missing = sorted(set(model_sd) - set(file_sd))
+    unexpected = sorted(set(file_sd) - set(model_sd))
+    shaped = sorted(
+        k for k in set(model_sd) & set(file_sd) if model_sd[k].shape != file_sd[k].shape
+    )
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing (in the spec, not in the file): {_names(missing)}")
+    if unexpected:
+        problems.append(
+            f"{len(unexpected)} unexpected (in the file, not in the spec): {_names(unexpected)}"
+        )
+    if shaped:
+        detail = [
+            f"{k} {_shape(file_sd[k])} in the file, {_shape(model_sd[k])} in the spec"
+            for k in shaped
+        ]
+        problems.append(f"{len(shaped)} with another shape: {_names(detail)}")
+    return problems
+
+
+def _unwrap(model: Any) -> Any:
+    """The compiled module inside DDP (``.module``) or torch.compile (``._orig_mod``)."""
+    for _ in range(8):
+        inner = getattr(model, "_orig_mod", None)
+        if inner is None and isinstance(model, torch.nn.parallel.DistributedDataParallel):
+            inner = model.module
+        if not isinstance(inner, torch.nn.Module):
+            return model
+        model = inner
+    return model

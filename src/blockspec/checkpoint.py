@@ -47,7 +47,9 @@ from ._ckformat import (  # noqa: F401 - _FIELDS, _FIELDS_V1, _TRAINING: the fie
     FORMAT,
     FORMAT_VERSION,
     _first_line,
+    _fit_problems,
     _names,
+    _unwrap,
     _version,
     check_structure,
     payload_sha256,
@@ -102,33 +104,6 @@ class TrainingCheckpoint:
     extra: Any
 
 
-def _shape(t: torch.Tensor) -> str:
-    return "[" + ", ".join(str(s) for s in t.shape) + "]"
-
-
-def _fit_problems(model_sd: Mapping[str, torch.Tensor], file_sd: Mapping[str, Any]) -> list[str]:
-    """Missing, unexpected and mis-shaped keys of `file_sd` against `model_sd`, in words."""
-    missing = sorted(set(model_sd) - set(file_sd))
-    unexpected = sorted(set(file_sd) - set(model_sd))
-    shaped = sorted(
-        k for k in set(model_sd) & set(file_sd) if model_sd[k].shape != file_sd[k].shape
-    )
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing (in the spec, not in the file): {_names(missing)}")
-    if unexpected:
-        problems.append(
-            f"{len(unexpected)} unexpected (in the file, not in the spec): {_names(unexpected)}"
-        )
-    if shaped:
-        detail = [
-            f"{k} {_shape(file_sd[k])} in the file, {_shape(model_sd[k])} in the spec"
-            for k in shaped
-        ]
-        problems.append(f"{len(shaped)} with another shape: {_names(detail)}")
-    return problems
-
-
 def _check_describes(model: torch.nn.Module, spec: str) -> Any:
     """Refuse to save a model whose `.spec` would rebuild another network; its IR."""
     from .api import compile as compile_spec
@@ -177,18 +152,6 @@ def _budgets(model: torch.nn.Module, net: Any) -> dict[str, float]:
         "max_params": float(sum(r.stats.params for r in rows)),
         "max_activation_bytes": float(sum(r.stats.memory for r in rows)),
     }
-
-
-def _unwrap(model: Any) -> Any:
-    """The compiled module inside DDP (``.module``) or torch.compile (``._orig_mod``)."""
-    for _ in range(8):
-        inner = getattr(model, "_orig_mod", None)
-        if inner is None and isinstance(model, torch.nn.parallel.DistributedDataParallel):
-            inner = model.module
-        if not isinstance(inner, torch.nn.Module):
-            return model
-        model = inner
-    return model
 
 
 def _state_of(obj: Any, what: str) -> Any:
