@@ -179,8 +179,12 @@ class WindowAttention(nn.Module):
 
     # ---- what a family defines -------------------------------------------------------------
     def check(self, x: Tensor) -> None:
-        """Raise `ShapeError` when the map's size does not fit the family's partitioning."""
-        raise NotImplementedError
+        """Raise `ShapeError` when the map's size does not fit the family's partitioning: the
+        windows must tile it, and a global family's position table needs its static size."""
+        three_d = self.tiling.three_d
+        self.require_windows(x, depth=three_d)
+        if self.pos_table is not None and not self.tiling.local:
+            self.require_static(x, (2, 3, 4) if three_d else (3, 4))
 
     tiling: Tiling  # set by every family: how the map becomes groups of tokens
 

@@ -8,8 +8,6 @@ per patch, along d, h, w.
 
 from __future__ import annotations
 
-from torch import Tensor
-
 from blockspec.errors import ShapeError
 from blockspec.runtime.attention.base import WindowAttention
 from blockspec.runtime.attention.local import check_patch_divides_window
@@ -54,11 +52,6 @@ class GlobalAttention(WindowAttention):
         super().__init__(cfg, token=(ph, pw, 1), grid=grid)
         self.tiling = Tiling(cfg.window, cfg.patch, three_d=False, local=False)
 
-    def check(self, x: Tensor) -> None:
-        self.require_windows(x, depth=False)
-        if self.pos_table is not None:
-            self.require_static(x, (3, 4))
-
 
 class GlobalAttention3d(WindowAttention):
     """`G3`: group = same-position 3D patch of every 3D window; T = (H/wh)(W/ww)(D/wd)."""
@@ -71,8 +64,3 @@ class GlobalAttention3d(WindowAttention):
         grid = windows_per_map(cfg, "dhw") if cfg.rel_pos_bias else ()
         super().__init__(cfg, token=(ph, pw, pd), grid=grid)
         self.tiling = Tiling(cfg.window, cfg.patch, three_d=True, local=False)
-
-    def check(self, x: Tensor) -> None:
-        self.require_windows(x, depth=True)
-        if self.pos_table is not None:
-            self.require_static(x, (2, 3, 4))

@@ -7,8 +7,6 @@ per patch, along d (depth/frames), h, w.
 
 from __future__ import annotations
 
-from torch import Tensor
-
 from blockspec.errors import ShapeError
 from blockspec.runtime.attention.base import WindowAttention
 from blockspec.runtime.attention.tiling import Tiling
@@ -37,9 +35,6 @@ class LocalAttention(WindowAttention):
         super().__init__(cfg, token=(ph, pw, 1), grid=(wh // ph, ww // pw))
         self.tiling = Tiling(cfg.window, cfg.patch, three_d=False, local=True)
 
-    def check(self, x: Tensor) -> None:
-        self.require_windows(x, depth=False)
-
 
 class LocalAttention3d(WindowAttention):
     """`L3`: group = the 3D patches of one 3D window; T = (wh/ph)(ww/pw)(wd/pd)."""
@@ -51,6 +46,3 @@ class LocalAttention3d(WindowAttention):
         self.wh, self.ww, self.wd, self.ph, self.pw, self.pd = wh, ww, wd, ph, pw, pd
         super().__init__(cfg, token=(ph, pw, pd), grid=(wd // pd, wh // ph, ww // pw))
         self.tiling = Tiling(cfg.window, cfg.patch, three_d=True, local=True)
-
-    def check(self, x: Tensor) -> None:
-        self.require_windows(x, depth=True)

@@ -39,9 +39,6 @@ class SwinAttention(WindowAttention):
         super().__init__(cfg, token=(1, 1, 1), grid=(wd, wh, ww))
         self.tiling = Tiling(cfg.window, (1, 1, 1), three_d=True, local=True)
 
-    def check(self, x: Tensor) -> None:
-        self.require_windows(x, depth=True)
-
 
 def region_mask(
     window: tuple[int, int, int], size: Sequence[int], device: torch.device | None = None

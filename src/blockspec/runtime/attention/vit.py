@@ -7,8 +7,6 @@ Names in the einops patterns: ``m*`` windows per map, ``p*`` pixels per window.
 
 from __future__ import annotations
 
-from torch import Tensor
-
 from blockspec.runtime.attention.base import WindowAttention
 from blockspec.runtime.attention.global_ import windows_per_map
 from blockspec.runtime.attention.tiling import Tiling
@@ -27,11 +25,6 @@ class ViTAttention(WindowAttention):
         super().__init__(cfg, token=(wh, ww, 1), grid=grid)
         self.tiling = Tiling(cfg.window, cfg.window, three_d=False, local=False)
 
-    def check(self, x: Tensor) -> None:
-        self.require_windows(x, depth=False)
-        if self.pos_table is not None:
-            self.require_static(x, (3, 4))
-
 
 class ViTAttention3d(WindowAttention):
     """`V3`: tokens = the 3D windows (C·wd·wh·ww features); T = (H/wh)(W/ww)(D/wd)."""
@@ -42,8 +35,3 @@ class ViTAttention3d(WindowAttention):
         grid = windows_per_map(cfg, "dhw") if cfg.rel_pos_bias else ()
         super().__init__(cfg, token=(wh, ww, wd), grid=grid)
         self.tiling = Tiling(cfg.window, cfg.window, three_d=True, local=False)
-
-    def check(self, x: Tensor) -> None:
-        self.require_windows(x, depth=True)
-        if self.pos_table is not None:
-            self.require_static(x, (2, 3, 4))
