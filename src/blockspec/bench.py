@@ -333,17 +333,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark the parsed ``args`` describe and print its report; returns 0."""
+    keys = ("batch", "dtype", "train", "against", "repeats", "warmup", "dynamic", "device")
     report = bench(
-        Path(args.spec),
-        batch=args.batch,
-        dtype=args.dtype,
-        train=args.train,
-        compile_model=args.compile,
-        against=args.against,
-        repeats=args.repeats,
-        warmup=args.warmup,
-        dynamic=args.dynamic,
-        device=args.device,
+        Path(args.spec), compile_model=args.compile, **{k: getattr(args, k) for k in keys}
     )
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0

@@ -44,18 +44,24 @@ class FloatLit(Expr):
 
 @dataclass(frozen=True)
 class StrLit(Expr):
+    """A quoted string (a block string)."""
+
     value: str  # without the quotes
     span: Span = _span()  # the literal, quotes included
 
 
 @dataclass(frozen=True)
 class BoolLit(Expr):
+    """``true`` / ``false``."""
+
     value: bool
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class NameRef(Expr):
+    """A bare name: a `let`, or a value name such as ``layer``."""
+
     name: str
     span: Span = _span()
 
@@ -69,12 +75,16 @@ class Dynamic(Expr):
 
 @dataclass(frozen=True)
 class ListExpr(Expr):
+    """``[a, b, ...]``."""
+
     items: tuple[Expr, ...]
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class BinOp(Expr):
+    """``a OP b`` for + - * / // % **."""
+
     op: str
     left: Expr
     right: Expr
@@ -84,6 +94,9 @@ class BinOp(Expr):
 
 @dataclass(frozen=True)
 class Neg(Expr):
+    """``-x``: unary minus, which binds tighter than ``*`` and looser than ``**`` (as in
+    Python)."""
+
     operand: Expr
     span: Span = _span()
 
@@ -125,11 +138,17 @@ class Section:
 
 
 @dataclass(frozen=True)
-class Let:
-    name: str
-    value: Expr
-    span: Span = _span()
-    name_span: Span = _span()
+class Let(Entry):
+    """``let NAME = value`` at the top level: an entry of the spec itself, whose key is the
+    let's name."""
+
+    @property
+    def name(self) -> str:
+        return self.key
+
+    @property
+    def name_span(self) -> Span:
+        return self.key_span
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,15 +125,6 @@ class Resample(_Mapping):
 
 
 @dataclass(frozen=True)
-class Gate:
-    """U-Net attention gate on a skip connection (channels C at `size`)."""
-
-    path: str
-    channels: int
-    size: tuple[Dim, Dim, Dim]
-
-
-@dataclass(frozen=True)
 class Stem(_Mapping):
     """The patch embedding before the backbone."""
 
@@ -148,6 +139,15 @@ class Head:
     config: HeadConfig
     size_in: tuple[Dim, Dim, Dim]
     span: Span = _nospan()
+
+
+@dataclass(frozen=True)
+class Gate:
+    """U-Net attention gate on a skip connection (channels C at `size`)."""
+
+    path: str
+    channels: int
+    size: tuple[Dim, Dim, Dim]
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,13 @@ LOG_TAU_MAX = math.log(100.0)
 LOG_TAU_INIT = math.log(10.0)
 
 
+def describe(cfg: CellConfig, keys: Sequence[str]) -> str:
+    """``code=L1, 8->16, heads=4, ...``: a core's `extra_repr`, the given config keys."""
+    return f"code={cfg.code}, {cfg.c_in}->{cfg.c_out}, " + ", ".join(
+        f"{k}={getattr(cfg, k)}" for k in keys
+    )
+
+
 def check_heads(cfg: CellConfig) -> None:
     """Raise `ShapeError` unless the heads divide the output channels."""
     if cfg.heads < 1 or cfg.c_out % cfg.heads != 0:
@@ -252,13 +259,8 @@ class WindowAttention(nn.Module):
         return y
 
     def extra_repr(self) -> str:
-        c = self.cfg
-        return (
-            f"code={c.code}, {c.c_in}->{c.c_out}, heads={c.heads}, window={c.window}, "
-            f"patch={c.patch}, attention={c.attention}, cosine={c.cosine}, "
-            f"normalize_qk={c.normalize_qk}, rel_pos_bias={c.rel_pos_bias}, "
-            f"out_proj={c.out_proj}, att_dropout={c.att_dropout}"
-        )
+        keys = ("heads", "window", "patch", "attention", "cosine", "normalize_qk", "rel_pos_bias")
+        return describe(self.cfg, (*keys, "out_proj", "att_dropout"))
 
     # ---- helpers for subclasses ------------------------------------------------------------
     def require_windows(self, x: Tensor, depth: bool) -> None:

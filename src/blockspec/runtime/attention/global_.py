@@ -2,8 +2,7 @@
 `G3` (the same-position 3D patch of every 3D window). Position grid: windows per map, so a
 table needs the static size the module was built for.
 
-Names in the einops patterns: ``m*`` windows per map, ``n*`` patches per window, ``p*`` pixels
-per patch, along d, h, w.
+The map is cut into groups of tokens by `tiling.Tiling`.
 """
 
 from __future__ import annotations
@@ -40,27 +39,28 @@ def windows_per_map(cfg: CellConfig, axes: str) -> tuple[int, ...]:
     return tuple(grid)
 
 
-class GlobalAttention(WindowAttention):
+class _GlobalFamily(WindowAttention):
+    """A global family: every group holds the tokens at one place of every window. Tokens are
+    patches (G, G3) or whole windows (V2, V3); the position grid is the windows per map."""
+
+    three_d = False
+    patched = True
+
+    def __init__(self, cfg: CellConfig) -> None:
+        if self.patched:
+            check_patch_divides_window(cfg, "hwd" if self.three_d else "hw")
+        tile = cfg.patch if self.patched else cfg.window  # (H, W, D) pixels per token
+        token = tile if self.three_d else (tile[0], tile[1], 1)
+        grid = windows_per_map(cfg, "dhw" if self.three_d else "hw") if cfg.rel_pos_bias else ()
+        super().__init__(cfg, token=token, grid=grid)
+        self.tiling = Tiling(cfg.window, tile, three_d=self.three_d, local=False)
+
+
+class GlobalAttention(_GlobalFamily):
     """`G`: group = same-position patch of every window of one frame; T = (H/wh)(W/ww)."""
 
-    def __init__(self, cfg: CellConfig) -> None:
-        check_patch_divides_window(cfg, "hw")
-        wh, ww, _ = cfg.window
-        ph, pw, _ = cfg.patch
-        self.wh, self.ww, self.ph, self.pw = wh, ww, ph, pw
-        grid = windows_per_map(cfg, "hw") if cfg.rel_pos_bias else ()
-        super().__init__(cfg, token=(ph, pw, 1), grid=grid)
-        self.tiling = Tiling(cfg.window, cfg.patch, three_d=False, local=False)
 
-
-class GlobalAttention3d(WindowAttention):
+class GlobalAttention3d(_GlobalFamily):
     """`G3`: group = same-position 3D patch of every 3D window; T = (H/wh)(W/ww)(D/wd)."""
 
-    def __init__(self, cfg: CellConfig) -> None:
-        check_patch_divides_window(cfg, "hwd")
-        wh, ww, wd = cfg.window
-        ph, pw, pd = cfg.patch
-        self.wh, self.ww, self.wd, self.ph, self.pw, self.pd = wh, ww, wd, ph, pw, pd
-        grid = windows_per_map(cfg, "dhw") if cfg.rel_pos_bias else ()
-        super().__init__(cfg, token=(ph, pw, pd), grid=grid)
-        self.tiling = Tiling(cfg.window, cfg.patch, three_d=True, local=False)
+    three_d = True

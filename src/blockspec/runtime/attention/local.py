@@ -1,8 +1,7 @@
 """Local attention: `L` (the patches of one window of one frame) and `L3` (the 3D patches of
 one 3D window). Position grid: patches per window.
 
-Names in the einops patterns: ``m*`` windows per map, ``n*`` patches per window, ``p*`` pixels
-per patch, along d (depth/frames), h, w.
+The map is cut into groups of tokens by `tiling.Tiling`.
 """
 
 from __future__ import annotations
@@ -29,9 +28,7 @@ class LocalAttention(WindowAttention):
 
     def __init__(self, cfg: CellConfig) -> None:
         check_patch_divides_window(cfg, "hw")
-        wh, ww, _ = cfg.window
-        ph, pw, _ = cfg.patch
-        self.wh, self.ww, self.ph, self.pw = wh, ww, ph, pw
+        (wh, ww, _), (ph, pw, _) = cfg.window, cfg.patch
         super().__init__(cfg, token=(ph, pw, 1), grid=(wh // ph, ww // pw))
         self.tiling = Tiling(cfg.window, cfg.patch, three_d=False, local=True)
 
@@ -41,8 +38,6 @@ class LocalAttention3d(WindowAttention):
 
     def __init__(self, cfg: CellConfig) -> None:
         check_patch_divides_window(cfg, "hwd")
-        wh, ww, wd = cfg.window
-        ph, pw, pd = cfg.patch
-        self.wh, self.ww, self.wd, self.ph, self.pw, self.pd = wh, ww, wd, ph, pw, pd
+        (wh, ww, wd), (ph, pw, pd) = cfg.window, cfg.patch
         super().__init__(cfg, token=(ph, pw, pd), grid=(wd // pd, wh // ph, ww // pw))
         self.tiling = Tiling(cfg.window, cfg.patch, three_d=True, local=True)

@@ -12,7 +12,7 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from blockspec.runtime.attention.base import LOG_TAU_INIT, attend, check_heads
+from blockspec.runtime.attention.base import LOG_TAU_INIT, attend, check_heads, describe
 from blockspec.runtime.config import CellConfig
 from blockspec.runtime.layers import conv3, require_multiple
 
@@ -58,9 +58,5 @@ class TemporalAttention(nn.Module):
         return y
 
     def extra_repr(self) -> str:
-        c = self.cfg
-        return (
-            f"code={c.code}, {c.c_in}->{c.c_out}, heads={c.heads}, "
-            f"temporal_stride={c.temporal_stride}, causal={c.causal}, cosine={c.cosine}, "
-            f"normalize_qk={c.normalize_qk}, out_proj={c.out_proj}, att_dropout={c.att_dropout}"
-        )
+        keys = ("heads", "temporal_stride", "causal", "cosine", "normalize_qk", "out_proj")
+        return describe(self.cfg, (*keys, "att_dropout"))

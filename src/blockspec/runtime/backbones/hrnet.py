@@ -36,6 +36,18 @@ __all__ = ["HRFusion", "HRLevel", "HRNet", "HRStage"]
 Outputs = dict[tuple[int, int], torch.Tensor]
 
 
+def _add_resamplers(
+    module: nn.Module, sources: dict[int, ResampleConfig], want: set[int], what: str
+) -> None:
+    """Register ``from{l}`` for every source level, after checking they are exactly `want`."""
+    if set(sources) != want:
+        raise ValueError(
+            f"{what} needs resamplers from levels {sorted(want)}, got {sorted(sources)}"
+        )
+    for l_from in sorted(sources):
+        module.add_module(f"from{l_from}", Resample(sources[l_from]))
+
+
 class HRStage(Block):
     """Block ``level{l}.stage{s}`` plus the resamplers ``from{l'}`` that bring lower levels in."""
 
@@ -43,16 +55,10 @@ class HRStage(Block):
         self, cfg: BlockConfig, level: int, stage: int, sources: dict[int, ResampleConfig]
     ) -> None:
         super().__init__(cfg)
-        want = set(range(level)) if stage > 0 else set()
-        if set(sources) != want:
-            raise ValueError(
-                f"level {level} stage {stage} needs resamplers from levels {sorted(want)}, "
-                f"got {sorted(sources)}"
-            )
         self.hr_level = level
         self.hr_stage = stage
-        for l_from in sorted(sources):
-            self.add_module(f"from{l_from}", Resample(sources[l_from]))
+        want = set(range(level)) if stage > 0 else set()
+        _add_resamplers(self, sources, want, f"level {level} stage {stage}")
 
     def gather(self, outs: Outputs) -> torch.Tensor:
         """This block's input: the sum of its sources' outputs (``outs`` keyed by (l, s))."""
@@ -96,16 +102,9 @@ class HRFusionLevel(nn.Module):
         self, level: int, levels: int, sources: dict[int, ResampleConfig], out: BlockConfig
     ) -> None:
         super().__init__()
-        want = set(range(levels)) - {level}
-        if set(sources) != want:
-            raise ValueError(
-                f"fusion of level {level} needs resamplers from levels {sorted(want)}, "
-                f"got {sorted(sources)}"
-            )
         self.level = level
         self.levels = levels
-        for l_from in sorted(sources):
-            self.add_module(f"from{l_from}", Resample(sources[l_from]))
+        _add_resamplers(self, sources, set(range(levels)) - {level}, f"fusion of level {level}")
         self.out = Block(out)
 
     def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
