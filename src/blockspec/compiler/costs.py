@@ -8,6 +8,7 @@ What is counted is said in `infer`'s docstring.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from math import prod
 
 from ..language import FAMILIES
@@ -173,7 +174,8 @@ def _core_memory(cfg: CellConfig, size: tuple[int, int, int]) -> int:
     return elems + cfg.heads * (n_pix // token_pixels(cfg)) * _group_size(cfg, size)
 
 
-def cell_parts(cfg: CellConfig, size: tuple[int, int, int]) -> list[tuple[str, str, Stats]]:
+@lru_cache(maxsize=4096)
+def cell_parts(cfg: CellConfig, size: tuple[int, int, int]) -> tuple[tuple[str, str, Stats], ...]:
     """(name, kind, stats) of each submodule of one cell at map `size` (D, H, W), in the
     runtime's build order: proj, norm1, attn or core, norm2, mixer (those that exist).
 
@@ -209,9 +211,10 @@ def cell_parts(cfg: CellConfig, size: tuple[int, int, int]) -> list[tuple[str, s
         mem = BYTES * (co * n_pix + 2 * hid * n_pix + co * n_pix)
         parts.append(("mixer", f"mixer {cfg.mixer}",
                       Stats(mixer_params(cfg), _mixer_flops(cfg, n_pix), mem)))  # fmt: skip
-    return parts
+    return tuple(parts)  # cached: a network repeats the same few cells
 
 
+@lru_cache(maxsize=4096)
 def _cell_total(cfg: CellConfig, size: tuple[int, int, int]) -> Stats:
     total = ZERO
     for _, _, st in cell_parts(cfg, size):
