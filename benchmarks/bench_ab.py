@@ -1,4 +1,4 @@
-"""Paired, interleaved A/B timing of the backbone rows of issue 15 in one process.
+"""Paired, interleaved A/B timing of the backbone rows in one process.
 
 A is the current runtime. B is either ``legacy`` (the same model with the forward paths this
 runtime replaced, `legacy.use_legacy`: before/after) or ``naive`` (the legacy paths with

@@ -1,4 +1,4 @@
-"""The runtime's implementations before issue 15's runtime work, kept to measure against.
+"""The runtime's implementations before the fast paths, kept to measure against.
 
 `use_legacy(model)` rebinds, on the instances of one model only, the forward paths that the
 fast paths replaced: plain ``F.conv3d`` for every 3D conv, Sh's per-set attention with masks

@@ -1,4 +1,4 @@
-"""The backbone rows of issue 15 as spec texts with their input shapes (B, C, D, H, W)."""
+"""The benchmark rows as spec texts with their input shapes (B, C, D, H, W)."""
 
 from __future__ import annotations
 

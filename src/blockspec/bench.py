@@ -316,7 +316,7 @@ def format_report(r: dict[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `blockspec bench` (the lead wires this into cli.py)."""
+    """The options of `blockspec bench` (`blockspec bench`)."""
     parser.add_argument("spec", help="the spec file (*.bspec)")
     parser.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (1)")
     parser.add_argument("--dtype", choices=sorted(_DTYPES), default="float32")

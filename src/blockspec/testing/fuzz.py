@@ -1,4 +1,4 @@
-"""A time-bounded fuzz campaign over the properties of issue #5.
+"""A time-bounded fuzz campaign over the compiler's properties.
 
     python -m blockspec.testing.fuzz --budget-seconds 600 --out fuzz-out [--seed 0]
 

@@ -1,4 +1,4 @@
-"""The properties of issue #5 as plain functions, shared by the test suite and the fuzzer.
+"""The compiler's properties as plain functions, shared by the test suite and the fuzzer.
 
 Each `check_*` function raises `AssertionError` (or the unexpected exception) when the
 property does not hold for its input, and returns None otherwise.
@@ -26,7 +26,7 @@ __all__ = [
     "concrete_sizes",
 ]
 
-#: Compiler/runtime bugs the properties found and the lead has not fixed yet:
+#: Compiler/runtime bugs the properties found that are not fixed yet:
 #: (reason, predicate on the generated `SpecText`). Tests skip matching examples (each bug has
 #: a strict xfail in tests/properties/test_regressions.py); remove an entry when it is fixed.
 KNOWN_BUGS: list[tuple[str, object]] = []
