@@ -119,13 +119,8 @@ def _draw_structure(draw, d: _Draft) -> None:
     depth = d.dims == "3d" and n_down >= 1 and n_down <= 2 and draw(st.booleans())
     if depth:
         d.feats.add("downsample_depth")
-    d.n_levels, d.n_down, d.halvings, d.down_text, d.depth = (
-        n_levels,
-        n_down,
-        halvings,
-        down_text,
-        depth,
-    )
+    d.n_levels, d.n_down, d.halvings = n_levels, n_down, halvings
+    d.down_text, d.depth = down_text, depth
 
 
 def _draw_sizes(draw, d: _Draft) -> None:
