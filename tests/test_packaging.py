@@ -42,7 +42,7 @@ def test_torch_range_admits_the_supported_releases() -> None:
 
 def _third_party_imports(folder: Path) -> set[str]:
     names: set[str] = set()
-    for path in folder.glob("*.py"):
+    for path in folder.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 names.update(a.name.split(".")[0] for a in node.names)
