@@ -74,3 +74,27 @@ def test_features_only_returns_the_selected_outputs(spec, data):
     outs = outs if isinstance(outs, list) else [outs]
     want = [f["num_chs"] for f in model.feature_info]
     assert [o.shape[1] for o in outs] == want
+
+
+@settings(scaled(0.5))
+@given(specs(max_cells=4).filter(lambda s: "stem" in s.features))
+def test_an_upsampling_head_returns_the_input_size(spec):
+    text = re.sub(r"^head\b.*$", "", spec.text, flags=re.M)
+    text += "\nhead conv { out_channels = 2, upsample = true }\n"
+    net = bs.parse(text)
+    (shape,) = output_shapes(net)
+    assert shape == (2, *net.input.size)  # back at full resolution after the stem
+    check_valid_spec(dataclasses.replace(spec, text=text))
+
+
+def test_upsample_needs_a_stem_and_a_conv_head():
+    import pytest
+
+    from blockspec.errors import SpecValueError
+
+    base = "input { channels = 1, D = 1, H = 16, W = 16 }\n"
+    base += 'backbone soanet { channels = 4, stages = ["C2"] }\n'
+    with pytest.raises(SpecValueError, match="needs a stem"):
+        bs.parse(base + "head conv { out_channels = 2, upsample = true }\n")
+    with pytest.raises(SpecValueError, match="unknown key 'upsample'"):
+        bs.parse(base + "head classify { classes = 2, upsample = true }\n")

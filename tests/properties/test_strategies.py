@@ -48,3 +48,24 @@ def test_block_strings_expand_as_generated(case: tuple[str, list[str]]) -> None:
     text, codes = case
     net = bs.parse(_TEMPLATE.format(block=text))
     assert [c.config.code for c in net.cells()] == codes
+
+
+def test_a_small_budget_draws_within_it_and_passes_the_health_checks():
+    """`specs(max_params=50_000)` draws within the budget rather than filtering (no health
+    check suppressed here, unlike the suite's profile)."""
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hsettings
+
+    import blockspec as bs
+    from blockspec.testing.strategies import specs
+
+    seen = []
+
+    @hsettings(max_examples=25, deadline=None, database=None, suppress_health_check=())
+    @given(specs(max_params=50_000))
+    def draw(spec):
+        seen.append(bs.summary(spec.text).totals.params)
+
+    draw()
+    assert seen and HealthCheck.filter_too_much is not None
+    assert max(seen) < 200_000  # the rough estimate keeps them small

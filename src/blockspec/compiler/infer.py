@@ -32,7 +32,7 @@ from .costs import (
     norm_params,
     token_pixels,
 )
-from .outputs import output_shapes
+from .outputs import head_size_out, output_shapes
 from .state import Unit
 
 __all__ = [
@@ -111,7 +111,8 @@ def head_stats(node: ir.Head, inp: ir.Input) -> Stats:
     n = prod(ir.concrete(node.size_in, inp))
     params = conv_params(cfg.c_in, cfg.n, 1)
     if cfg.kind == "conv":
-        return Stats(params, 2 * cfg.c_in * cfg.n * n, BYTES * (cfg.c_in + cfg.n) * n)
+        up = 0 if cfg.factor == (1, 1, 1) else cfg.n * n * prod(cfg.factor)  # the upsampled map
+        return Stats(params, 2 * cfg.c_in * cfg.n * n, BYTES * ((cfg.c_in + cfg.n) * n + up))
     return Stats(params, 2 * cfg.c_in * cfg.n, BYTES * (cfg.c_in * n + cfg.c_in + cfg.n))
 
 
@@ -152,7 +153,7 @@ def node_stats(node, inp: ir.Input) -> NodeStats:
         stats = stem_stats(node, inp)
     elif isinstance(node, ir.Head):
         cfg = node.config
-        out = (cfg.n, *node.size_in) if cfg.kind == "conv" else (cfg.n,)
+        out = (cfg.n, *head_size_out(node)) if cfg.kind == "conv" else (cfg.n,)
         shape_in = (cfg.c_in, *node.size_in)
         return NodeStats(node.path, f"head {cfg.kind}", shape_in, out, head_stats(node, inp), node)
     else:  # pragma: no cover

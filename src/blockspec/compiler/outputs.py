@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from . import ir
 
-__all__ = ["backbone_outputs", "head_input", "output_shapes", "feature_info", "selected"]
+__all__ = [
+    "backbone_outputs", "head_input", "output_shapes", "feature_info", "selected",
+    "head_size_out", "upsampling",
+]  # fmt: skip
 
 
 def _named(bb) -> list[tuple[str, int, tuple]]:
@@ -50,9 +53,14 @@ def head_input(bb) -> tuple[int, tuple]:
     return backbone_outputs(bb)[-1]
 
 
+def head_size_out(h: ir.Head) -> tuple:
+    """The (D, H, W) a conv head returns: its input's size times its upsampling factor."""
+    return tuple(a * f if f != 1 else a for a, f in zip(h.size_in, h.config.factor))
+
+
 def _head_shape(h: ir.Head) -> tuple:
     cfg = h.config
-    return (cfg.n, *h.size_in) if cfg.kind == "conv" else (cfg.n,)
+    return (cfg.n, *head_size_out(h)) if cfg.kind == "conv" else (cfg.n,)
 
 
 def output_shapes(net: ir.Network) -> list[tuple]:
@@ -77,3 +85,19 @@ def feature_info(net: ir.Network) -> list[dict]:
             red = h.div // getattr(h_in, "div", 1) if isinstance(h, ir.Sym) else str(h)
         out.append({"module": module, "num_chs": c, "reduction": red})
     return out
+
+
+def upsampling(size_in: tuple, size: tuple) -> tuple[int, int, int] | None:
+    """The integer factor per axis (D, H, W) from `size` back up to `size_in`, or None where
+    one does not exist (a map is never larger than the input, so static sizes divide)."""
+    out = []
+    for a, b in zip(size_in, size):
+        if isinstance(a, int) and isinstance(b, int):
+            if b < 1 or a % b:
+                return None
+            out.append(a // b)
+        elif isinstance(a, ir.Sym) and isinstance(b, ir.Sym) and b.div % a.div == 0:
+            out.append(b.div // a.div)
+        else:
+            return None
+    return (out[0], out[1], out[2])

@@ -123,7 +123,7 @@ BACKBONE_KEYS: dict[str, dict[str, Type]] = {
     },
 }  # fmt: skip
 HEAD_KEYS: dict[str, dict[str, Type]] = {
-    "conv": {"out_channels": _POS_INT, "per_output": _BOOL},
+    "conv": {"out_channels": _POS_INT, "per_output": _BOOL, "upsample": _BOOL},
     "classify": {"classes": _POS_INT, "per_output": _BOOL},
 }
 #: backbone kind -> the nested entry it takes ("level N { ... }" or "stage N { ... }")

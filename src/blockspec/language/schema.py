@@ -143,11 +143,14 @@ class SOANetConfig:
 
 @dataclass(frozen=True)
 class HeadConfig:
-    """``kind = "conv"``: conv1 (1x1x1) c_in -> n; ``"classify"``: mean over D, H, W, linear."""
+    """``kind = "conv"``: conv1 (1x1x1) c_in -> n, then (when `factor` is not 1) a linear
+    interpolation by `factor` (D, H, W) back to the input's size; ``"classify"``: mean over
+    D, H, W, linear."""
 
     kind: str
     c_in: int
     n: int
+    factor: tuple[int, int, int] = (1, 1, 1)
 
 
 @dataclass(frozen=True)

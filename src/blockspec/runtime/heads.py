@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from blockspec.runtime.config import HeadConfig
@@ -32,10 +33,14 @@ class Head(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.cfg.kind == "conv":
-            return self.conv(x)
+            y = self.conv(x)
+            if self.cfg.factor != (1, 1, 1):  # back to the input's size (after a stem)
+                y = F.interpolate(y, scale_factor=self.cfg.factor, mode="trilinear")
+            return y
         return self.fc(x.mean(dim=(2, 3, 4)))
 
     def extra_repr(self) -> str:
         c = self.cfg
         what = "out_channels" if c.kind == "conv" else "classes"
-        return f"{c.kind}, {c.c_in} -> {what}={c.n}"
+        up = f", upsample={c.factor}" if c.factor != (1, 1, 1) else ""
+        return f"{c.kind}, {c.c_in} -> {what}={c.n}{up}"
