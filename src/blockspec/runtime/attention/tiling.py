@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 from einops import rearrange
 from torch import Tensor
@@ -35,8 +34,11 @@ class Tiling:
     def _len(self, sizes: tuple[int, int, int], axis: str) -> int:
         return sizes["hwd".index(axis)]
 
-    @cached_property
-    def patterns(self) -> tuple[str, str]:
+    def __post_init__(self) -> None:
+        # built once (not lazily: torch.compile cannot trace a lazy property's lock)
+        object.__setattr__(self, "patterns", self._patterns())
+
+    def _patterns(self) -> tuple[str, str]:
         """The einops sides: the map, and (groups) (tokens) (features)."""
         axes = self.axes
         split = " ".join(f"(m{a} n{a} p{a})" for a in axes)
