@@ -30,6 +30,7 @@ input { channels = 1, D = 2, H = 16, W = 16 }
 cell {
   window = [4, 4, 1], patch = [2, 2, 1], heads = 2, norm = channel_layer, dropout = 0.0,
   checkpoint = true
+  cosine = false, normalize_qk = false  # q/k biases get real gradients (AdamW rescales tiny ones)
 }
 backbone unet { channels = 8, levels = 2, blocks = ["L1", "C2"], bridge = "G1", gate = true }
 head conv { out_channels = 1 }
