@@ -71,3 +71,11 @@ def test_the_cli_takes_packaged_names_anywhere_a_file_goes():
     assert _cli("fmt", "@unet_small").stdout == bs.format("@unet_small")
     r = _cli("fmt", "-w", "@unet_small")
     assert r.returncode == 2 and "packaged" in r.stderr
+
+
+def test_bench_and_train_take_packaged_names(tmp_path: Path):
+    r = _cli("bench", "@unet_small", "--repeats", "1", "--warmup", "0")
+    assert r.returncode == 0 and "@unet_small" in r.stdout, r.stderr
+    r = _cli("train", "@unet_small", "--steps", "2", "--eval-every", "2", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "last.pt").exists()

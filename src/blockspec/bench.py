@@ -28,6 +28,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from blockspec.errors import SpecError, SpecValueError
+from blockspec.sources import argument_source
 
 __all__ = [
     "BUSY_LOAD_PER_CORE",
@@ -335,7 +336,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark the parsed ``args`` describe and print its report; returns 0."""
     keys = ("batch", "dtype", "train", "against", "repeats", "warmup", "dynamic", "device")
     report = bench(
-        Path(args.spec), compile_model=args.compile, **{k: getattr(args, k) for k in keys}
+        argument_source(args.spec),
+        compile_model=args.compile,
+        **{k: getattr(args, k) for k in keys},
     )
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0

@@ -25,6 +25,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from .errors import Span, SpecError, SpecSyntaxError, SpecValueError
@@ -235,3 +236,11 @@ def decode(data: bytes, name: str) -> str:
             "save the file as UTF-8",
         ) from None
     return text[1:] if text.startswith(_BOM) else text
+
+
+def argument_source(name: str) -> Source:
+    """The source a command-line SPEC argument names: ``@NAME`` a packaged spec (unless a file
+    of that name exists), anything else a path, whatever it ends in."""
+    if name.startswith("@") and not os.path.exists(name):
+        return name
+    return Path(name)

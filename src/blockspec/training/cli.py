@@ -17,7 +17,6 @@ import re
 import sys
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 __all__ = ["EPILOG", "add_arguments", "main", "run"]
 
@@ -134,12 +133,13 @@ def run(args: argparse.Namespace) -> int:
     """Train as `args` (from `add_arguments`) say; returns the exit code."""
     from blockspec.api import OverrideText
     from blockspec.errors import SpecError
+    from blockspec.sources import argument_source
     from blockspec.training.loop import train
 
     overrides = {k: OverrideText(v) for k, v in (args.set or [])} or None
     try:
         result = train(
-            Path(args.spec),
+            argument_source(args.spec),
             task=args.task,
             steps=args.steps,
             batch=args.batch,
