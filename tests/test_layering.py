@@ -180,3 +180,23 @@ def test_import_blockspec_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "summary", "fmt"])
+def test_the_light_commands_do_not_import_torch(command: str, tmp_path):
+    import subprocess
+    import sys
+
+    spec = tmp_path / "s.bspec"
+    spec.write_text(
+        'input { channels = 1, D = 1, H = 8, W = 8 }\nbackbone soanet { channels = 4, stages = ["C2"] }\n'  # noqa: E501
+    )
+    code = (
+        "import sys, contextlib, io\n"
+        "from blockspec.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main([{command!r}, {str(spec)!r}])\n"
+        "print(rc, 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "False"], out.stderr

@@ -308,8 +308,12 @@ def _usage(args: argparse.Namespace, message: str) -> int:
     return 2  # pragma: no cover
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of the `blockspec` command, one subparser per `COMMANDS` entry."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argparse parser of the `blockspec` command, one subparser per `COMMANDS` entry.
+
+    A lazy command's arguments are declared only when `argv` names it (or without `argv`)."""
+    names = {c.name for c in COMMANDS}
+    chosen = None if argv is None else next((a for a in argv if a in names), "")
     p = argparse.ArgumentParser(
         prog="blockspec",
         description="Compile imaging-network specs (*.bspec) into torch.nn modules.",
@@ -327,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=f"example:\n  {command.example}" if command.example else None,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        command.add_arguments(sp)
+        if not command.lazy or chosen is None or chosen == command.name:
+            command.add_arguments(sp)
         ct.add_color(sp, None)  # after the subcommand too: `blockspec check --color never`
         sp.set_defaults(func=command.run, _parser=sp)
     return p
@@ -335,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     ct.set_color(args.color)
     ct.forget_stdin()

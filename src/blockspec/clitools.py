@@ -81,11 +81,13 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
     example: str = ""
+    lazy: bool = False  # its module is imported only when this command is the one run
 
     @classmethod
     def from_module(cls, name: str, help: str, module: str, example: str = "") -> Command:
         """A command whose `add_arguments` and `run` are functions of `module`, imported only
-        when the parser is built (so that module may itself import `blockspec.cli`)."""
+        when this command is run (so `blockspec check` never imports the training or bench
+        modules, and with them torch; and the module may itself import `blockspec.cli`)."""
 
         def add_arguments(parser: argparse.ArgumentParser) -> None:
             importlib.import_module(module).add_arguments(parser)
@@ -93,7 +95,7 @@ class Command:
         def run(args: argparse.Namespace) -> int:
             return importlib.import_module(module).run(args)
 
-        return cls(name, help, add_arguments, run, example)
+        return cls(name, help, add_arguments, run, example, lazy=True)
 
 
 class Exit(Exception):
