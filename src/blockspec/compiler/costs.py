@@ -16,7 +16,8 @@ from ..language.schema import CellConfig
 
 __all__ = [
     "BYTES", "Stats", "ZERO", "cell_params", "cell_flops", "cell_memory", "cell_parts",
-    "token_pixels", "core_params", "mixer_params", "norm_params", "act_params", "conv_params",
+    "cell_stats", "token_pixels", "core_params", "mixer_params", "norm_params", "act_params",
+    "conv_params",
 ]  # fmt: skip
 
 
@@ -215,7 +216,8 @@ def cell_parts(cfg: CellConfig, size: tuple[int, int, int]) -> tuple[tuple[str, 
 
 
 @lru_cache(maxsize=4096)
-def _cell_total(cfg: CellConfig, size: tuple[int, int, int]) -> Stats:
+def cell_stats(cfg: CellConfig, size: tuple[int, int, int]) -> Stats:
+    """Parameters, FLOPs and memory of one cell: the sum of its `cell_parts`."""
     total = ZERO
     for _, _, st in cell_parts(cfg, size):
         total = total + st
@@ -224,14 +226,14 @@ def _cell_total(cfg: CellConfig, size: tuple[int, int, int]) -> Stats:
 
 def cell_params(cfg: CellConfig, size: tuple[int, int, int]) -> int:
     """Parameters of one cell at map `size` (D, H, W), from SEMANTICS.md."""
-    return _cell_total(cfg, size).params
+    return cell_stats(cfg, size).params
 
 
 def cell_flops(cfg: CellConfig, size: tuple[int, int, int]) -> int:
     """FLOPs of one cell for one sample (see `infer`'s docstring for what counts)."""
-    return _cell_total(cfg, size).flops
+    return cell_stats(cfg, size).flops
 
 
 def cell_memory(cfg: CellConfig, size: tuple[int, int, int]) -> int:
     """Estimated bytes kept for backward by one cell (batch 1, float32)."""
-    return _cell_total(cfg, size).memory
+    return cell_stats(cfg, size).memory

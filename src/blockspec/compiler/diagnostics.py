@@ -1,8 +1,8 @@
 """Turning problems into `SpecError`s a user can act on.
 
 Lark's `UnexpectedInput` becomes a `SpecSyntaxError` at the offending character, with the
-expected tokens said in words. `Collector` gathers the errors of a pass so that a spec reports
-all of its problems at once, sorted by position. `did_you_mean` suggests the nearest name.
+expected tokens said in words. `raise_all` raises the errors a phase of passes collected, all
+at once, sorted by position. `did_you_mean` suggests the nearest name.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..errors import SpecError, SpecSyntaxError
 from ..language import CODES
 
 __all__ = [
-    "Collector", "Consequence", "did_you_mean", "divisors", "from_lark", "raise_all", "sort_errors"
+    "Consequence", "did_you_mean", "divisors", "from_lark", "raise_all", "sort_errors"
 ]  # fmt: skip
 
 #: terminal names of the grammar, in words
@@ -329,20 +329,3 @@ def raise_all(errors: Iterable[SpecError]) -> None:
         first = ordered[0]
         first.errors = ordered
         raise first
-
-
-class Collector:
-    """Gathers errors; `check()` raises them all at once."""
-
-    def __init__(self) -> None:
-        self.errors: list[SpecError] = []
-
-    def add(self, err: SpecError) -> None:
-        errs = err.errors if err.errors else [err]
-        self.errors.extend(e for e in errs if not isinstance(e, Consequence))
-
-    def __bool__(self) -> bool:
-        return bool(self.errors)
-
-    def check(self) -> None:
-        raise_all(self.errors)

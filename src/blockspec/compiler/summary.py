@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from . import ir
 from .budget import human
-from .costs import ZERO, Stats, cell_parts
+from .costs import Stats, cell_parts, cell_stats
 from .infer import NodeStats, totals
 
 __all__ = [
@@ -70,13 +70,9 @@ def _cell_rows(row: NodeStats, net: ir.Network, parts: bool) -> list[tuple]:
     out = []
     for cell in block.cells:
         cfg = cell.config
-        items = cell_parts(cfg, size)
-        total = ZERO
-        for _, _, st in items:
-            total = total + st
-        out.append((cell.path, f"cell {cfg.code}", (cfg.c_out, *block.size), total))
+        out.append((cell.path, f"cell {cfg.code}", (cfg.c_out, *block.size), cell_stats(cfg, size)))
         if parts:
-            for name, kind, st in items:
+            for name, kind, st in cell_parts(cfg, size):
                 c = cfg.c_in if name == "norm1" else cfg.c_out
                 out.append((f"{cell.path}.{name}", kind, (c, *block.size), st))
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..errors import SpecError, SpecValueError
-from ..language import BACKBONE_KEYS, MAX_LEVELS, MAX_RESAMPLE_STEPS
+from ..language import BACKBONE_KEYS, DEFAULT_LEVELS, MAX_LEVELS, MAX_RESAMPLE_STEPS
 from . import hrnet, soanet, unet
 from .entries import convert
 from .plan import DEFAULT_BLOCK_LIT, Levels, block_list, channels
@@ -47,7 +47,7 @@ def run(unit: Unit) -> Unit:
 def _levels(unit: Unit, kind: str, entries, c_in: int, size, depth: bool, errs):
     """A U-Net or HR-Net: the shared level plan, then the backbone's own builder."""
     keys = BACKBONE_KEYS[kind]
-    n = int(convert(entries, "levels", keys["levels"], errs, 2))  # type: ignore[call-overload]
+    n = int(convert(entries, "levels", keys["levels"], errs, DEFAULT_LEVELS))  # type: ignore[call-overload]
     if n > MAX_LEVELS:
         errs.append(
             SpecValueError(

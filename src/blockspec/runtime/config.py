@@ -23,7 +23,7 @@ from blockspec.language.schema import (
 )
 
 __all__ = [
-    "FAMILIES", "FAMILIES_3D", "CONV_FAMILIES", "WINDOWED_FAMILIES", "PATCHED_FAMILIES",
+    "FAMILIES", "FAMILIES_3D", "CONV_FAMILIES",
     "Size", "CellConfig", "BlockConfig", "ResampleConfig", "StemConfig", "UNetConfig",
     "HRNetConfig", "SOANetConfig", "HeadConfig", "InputConfig", "NetworkConfig",
 ]  # fmt: skip
@@ -34,7 +34,3 @@ FAMILIES = tuple(_FAMILIES)
 FAMILIES_3D = families_where("three_d")
 #: families without attention (a conv core)
 CONV_FAMILIES = families_where("conv")
-#: families that partition the map into windows
-WINDOWED_FAMILIES = families_where("windowed")
-#: families whose tokens are patches (the others ignore `patch`)
-PATCHED_FAMILIES = families_where("patched")
