@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN      = $(VENV)/bin
 SPEC    ?= examples/unet_cine.bspec
 
-.PHONY: demo test test-fast test-slow lint fuzz bench clean
+.PHONY: demo test test-fast test-slow test-timm lint fuzz bench clean
 
 $(BIN)/blockspec: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,20 @@ test: $(BIN)/blockspec          ## the whole suite: fast tests, then the slow on
 	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
 	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider || [ $$? -eq 5 ]  # 5: no slow tests
 
+# timm needs torchvision, which does not load beside the CPU torch 2.13.0 build: a second venv
+# with torch 2.14.1 + torchvision 0.29.1 (a large install, built once) runs the timm tests
+TIMM_VENV ?= .venv-timm
+$(TIMM_VENV)/bin/timm-ready: pyproject.toml
+	$(PY) -m venv $(TIMM_VENV)
+	$(TIMM_VENV)/bin/pip install -q --upgrade pip
+	$(TIMM_VENV)/bin/pip install -q "torch==2.14.1" "torchvision==0.29.1"
+	$(TIMM_VENV)/bin/pip install -q timm -e '.[dev]'
+	touch $@
+
+test-timm: export OMP_NUM_THREADS = 1
+test-timm: $(TIMM_VENV)/bin/timm-ready  ## the timm equality tests, in their own venv
+	$(TIMM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/interop -m "not slow or slow"
+
 lint: $(BIN)/blockspec
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -32,4 +46,4 @@ fuzz: $(BIN)/blockspec          ## a 10-minute fuzz campaign; counterexamples go
 	$(BIN)/python -m blockspec.testing.fuzz --budget-seconds 600 --out fuzz-out
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis fuzz-out
+	rm -rf $(VENV) $(TIMM_VENV) .pytest_cache .hypothesis fuzz-out
