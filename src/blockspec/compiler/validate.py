@@ -134,7 +134,8 @@ def rule_stem(net: ir.Network) -> Iterator[SpecError]:
 
 
 def rule_windows(net: ir.Network) -> Iterator[SpecError]:
-    """Windows divide the feature map and patches divide windows, at every level."""
+    """Windows divide the feature map (unless `window_padding` pads it) and patches divide
+    windows, at every level."""
     seen: set = set()
     for cell in net.cells():
         cfg = cell.config
@@ -143,7 +144,7 @@ def rule_windows(net: ir.Network) -> Iterator[SpecError]:
         for axis in axes_of(cfg.family):
             size, w = cell.size[axis], window_along(cfg, axis)
             ax = _AXES[axis]
-            if isinstance(size, int) and size % w:
+            if isinstance(size, int) and size % w and not cfg.window_padding:
                 span, note = _place(cell, "window", net, axis)
                 if (span, axis) in seen:
                     continue
