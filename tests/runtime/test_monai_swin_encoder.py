@@ -52,7 +52,16 @@ backbone soanet {
 """
 
 # MONAI's merge concatenates the 8 neighbours in this (d, h, w) order, channels innermost
-_MONAI_ORDER = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (1, 0, 1), (0, 1, 1), (1, 1, 1)]
+_MONAI_ORDER = [
+    (0, 0, 0),
+    (1, 0, 0),
+    (0, 1, 0),
+    (0, 0, 1),
+    (1, 1, 0),
+    (1, 0, 1),
+    (0, 1, 1),
+    (1, 1, 1),
+]
 
 
 def _merge_weight(w: torch.Tensor, c: int) -> torch.Tensor:
@@ -91,7 +100,11 @@ def _convert(ref: nn.Module, layers: int) -> dict[str, torch.Tensor]:
                 out[dst + f"mixer.{a}.weight"] = sd[src + f"mlp.{m}.weight"]
                 out[dst + f"mixer.{a}.bias"] = sd[src + f"mlp.{m}.bias"]
         red = sd[root + "downsample.reduction.weight"]
-        target = f"stage{i + 1}.down.step0.conv.weight" if i + 1 < layers else "down_out.step0.conv.weight"
+        target = (
+            f"stage{i + 1}.down.step0.conv.weight"
+            if i + 1 < layers
+            else "down_out.step0.conv.weight"
+        )
         out[target] = _merge_weight(red, red.shape[1] // 8)
     return out
 
@@ -123,9 +136,7 @@ def test_monai_swin_encoder_equals_the_soanet(size: int) -> None:
     state = _convert(ref, 2)
     assert set(state) == set(model.state_dict())
     model.load_state_dict(state)
-    assert sum(p.numel() for p in model.parameters()) == sum(
-        p.numel() for p in ref.parameters()
-    )
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in ref.parameters())
     x = torch.randn(2, 1, size, size, size, dtype=torch.float64)
     with torch.no_grad():
         got, want = model(x), _reference(ref, x, 2)

@@ -112,7 +112,8 @@ def _fewer_levels(net: ir.Network, axis: int, key: str) -> str:
     k = _halvings(size)
     # a U-Net halves once per level (the bridge sits below the last); HR-Net and SOANet
     # halve between levels/stages
-    most = k if isinstance(bb, ir.UNet) else k + 1
+    final = isinstance(bb, ir.SOANet) and bb.final_down is not None  # one more halving
+    most = k if isinstance(bb, ir.UNet) or final else k + 1
     where = "after the stem" if net.stem is not None else "of the input"
     return f"use at most {most} {key} (the {ax} = {size} {where} halves {k} times); {tail}"
 

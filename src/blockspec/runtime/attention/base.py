@@ -182,7 +182,9 @@ class WindowAttention(nn.Module):
             table = tuple(cfg.table_grid) or self.grid
             t = math.prod(self.grid)
             if len(table) != len(self.grid) or math.prod(table) < t:
-                raise ShapeError(f"{cfg.code}: position table grid {table} is smaller than {self.grid}")
+                raise ShapeError(
+                    f"{cfg.code}: position table grid {table} is smaller than {self.grid}"
+                )
             rows = math.prod(2 * g - 1 for g in table)
             self.pos_table = nn.Parameter(torch.empty(rows, cfg.heads))
             nn.init.trunc_normal_(self.pos_table, std=0.02)
