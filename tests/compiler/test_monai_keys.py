@@ -67,7 +67,7 @@ CASES = {
     # the window clamps to the 6^3 map of stage 1; the table stays the written window's
     "written_table": soanet(
         cell="window = [7, 7, 7], window_sizing = keep_window_size, window_padding = true, "
-        "rel_pos_table = written",
+        "rel_pos_table = written_window",
         keys="downsample = merge, downsample_depth = true, outputs = stage_inputs",
     ),
     "stride_final": soanet(
@@ -174,7 +174,7 @@ def test_written_table_rows_and_index() -> None:
     assert small.cfg.window == (6, 6, 6)
     want = relative_position_index((7, 7, 7))[:216, :216].flatten()
     assert torch.equal(small.pos_index, want)
-    window = bs.compile(CASES["written_table"].replace("rel_pos_table = written", ""))
+    window = bs.compile(CASES["written_table"].replace("rel_pos_table = written_window", ""))
     assert tuple(window.stage1.cell0.attn.pos_table.shape) == (11**3, 2)
 
 
@@ -221,7 +221,7 @@ def test_soanet_keys_on_another_backbone(key: str, kind: str) -> None:
     assert "soanet" in err.hint
 
 
-@pytest.mark.parametrize("key", ["window_padding = true", "rel_pos_table = written"])
+@pytest.mark.parametrize("key", ["window_padding = true", "rel_pos_table = written_window"])
 @pytest.mark.parametrize("code", ["G1", "V3", "T1", "C3"])
 def test_cell_keys_on_a_family_without_local_windows(key: str, code: str) -> None:
     text = soanet(f'["{code}({key})"]', keys="downsample = false", cell="window = [4, 4, 4]")

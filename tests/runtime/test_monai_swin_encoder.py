@@ -1,6 +1,6 @@
 """MONAI's SwinTransformer (the SwinUNETR encoder) and a SOANet with the MONAI keys
 (`final_downsample`, `outputs = stage_inputs`, `output_norm = channel_layer_plain`,
-`window_padding`, `rel_pos_table = written`) compute the same outputs from the same weights.
+`window_padding`, `rel_pos_table = written_window`) compute the same outputs from the same weights.
 
 The reference is MONAI's own modules (patch embedding, `BasicLayer`s, `proj_out`), run on a
 24^3 input: stage 0 is 12^3 with a window of 7 (padded to 14, shifted by 3), stage 1 is 6^3
@@ -37,7 +37,7 @@ cell {
   normalize_qk = false
   dropout = 0.0
   window_padding = true
-  rel_pos_table = written
+  rel_pos_table = written_window
 }
 backbone soanet {
   channels = 12

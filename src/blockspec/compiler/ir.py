@@ -211,7 +211,7 @@ class SOANet:
     down: tuple[Resample | None, ...]
     spans: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
     final_down: Resample | None = None  # `down_out`, after the last stage
-    outputs: str = "stages"  # "stages" | "stage_inputs"
+    outputs: str = "stage_outputs"  # "stage_outputs" | "stage_inputs"
     output_norm: str = "none"  # "none" | "channel_layer" | "channel_layer_plain"
     norms: tuple[OutputNorm, ...] = ()  # the affine output norms, one per output
 

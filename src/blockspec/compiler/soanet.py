@@ -91,7 +91,7 @@ def build(
     counts = [s if method else 0 for s in range(n)]
     final = _final(entries, method, errs)
     chans = _channels(entries, n, counts, final, errs)
-    outputs = str(convert(entries, "outputs", _KEYS["outputs"], errs, "stages"))
+    outputs = str(convert(entries, "outputs", _KEYS["outputs"], errs, "stage_outputs"))
     output_norm = str(convert(entries, "output_norm", _KEYS["output_norm"], errs, "none"))
     for idx, (sub, _) in unit.subs.items():
         if not 0 <= idx < n:

@@ -2,7 +2,7 @@
 
 A window or patch written in `cell { }` (or left at its default) follows the sizing rule
 per halving of the map; one written at a level or on a cell is used as written. Either is
-then clamped to the map it partitions. With ``rel_pos_table = written`` the position table
+then clamped to the map it partitions. With ``rel_pos_table = written_window`` the position table
 keeps the grid of the window as written (`table_grid`).
 """
 
@@ -21,7 +21,7 @@ def table_grid(
     written`` on a family with local windows, the grid of the written `window` and `patch`
     (H, W, D); else ``()``."""
     fam = FAMILIES[family]
-    if table != "written" or not fam.local_windows:
+    if table != "written_window" or not fam.local_windows:
         return ()
     return fam.grid(window, patch, (1, 1, 1))
 

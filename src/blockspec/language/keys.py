@@ -87,7 +87,9 @@ CELL_KEYS: dict[str, CellKey] = {
     "temporal_stride": CellKey(Type("ints", n=2, axes="HW"), (1, 1), "temporal"),
     "checkpoint": CellKey(_BOOL, False, block_level=True),
     "window_padding": CellKey(_BOOL, False, "local_windows", inert=False),
-    "rel_pos_table": CellKey(_name(O.REL_POS_TABLES), "window", "local_windows", inert="window"),
+    "rel_pos_table": CellKey(
+        _name(O.REL_POS_TABLES), "level_window", "local_windows", inert="level_window"
+    ),
 }
 CELL_DEFAULTS: dict[str, object] = {k: key.default for k, key in CELL_KEYS.items()}
 #: keys that only mean something on a cell with a mixer

@@ -75,10 +75,10 @@ soanet           a stack of attention stages
 conv             a 1x1x1 conv to out_channels at every pixel
 classify         mean over D, H, W, then a linear layer to classes
 [REL_POS_TABLES]
-window           the table fits the cell's window at its level ((2g-1) rows per axis of its grid)
-written          the written window's table at every level; a clamped window uses its first entries
+level_window     the table fits the cell's window at its level ((2g-1) rows per axis of its grid)
+written_window   the written window's table at every level; a clamped window uses its first entries
 [SOANET_OUTPUTS]
-stages           every stage's output
+stage_outputs    every stage's output
 stage_inputs     every stage's input, then the final downsample's output (MONAI SwinTransformer)
 [OUTPUT_NORMS]
 none             the outputs as computed

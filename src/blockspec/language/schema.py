@@ -56,8 +56,8 @@ class CellConfig:
     causal: bool = _D["causal"]
     temporal_stride: tuple[int, int] = _D["temporal_stride"]  # (H, W)
     window_padding: bool = _D["window_padding"]  # pad the map to a multiple of the window
-    rel_pos_table: str = _D["rel_pos_table"]  # "window" | "written"
-    #: the grid of the position table when it is not the cell's own (rel_pos_table = written):
+    rel_pos_table: str = _D["rel_pos_table"]  # "level_window" | "written_window"
+    #: the position table's grid when it is not the cell's own (rel_pos_table = written_window):
     #: the written window's grid, in the family's grid order; () = the cell's grid
     table_grid: tuple[int, ...] = ()
 
@@ -145,7 +145,7 @@ class SOANetConfig:
     stages: tuple[BlockConfig, ...]
     down: tuple[ResampleConfig | None, ...]  # down[s] is None for s = 0 and when off
     final_down: ResampleConfig | None = None  # `down_out`, after the last stage
-    outputs: str = "stages"  # "stages" | "stage_inputs"
+    outputs: str = "stage_outputs"  # "stage_outputs" | "stage_inputs"
     output_norm: str = "none"  # "none" | "channel_layer" | "channel_layer_plain"
 
 

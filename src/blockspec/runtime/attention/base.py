@@ -177,8 +177,8 @@ class WindowAttention(nn.Module):
         self.grid = tuple(int(g) for g in grid)
         self.pos_table: nn.Parameter | None = None
         if cfg.rel_pos_bias:
-            # rel_pos_table = written: the table of a larger grid, and the first T x T entries
-            # of its index (T tokens of this cell's group)
+            # rel_pos_table = written_window: the table of a larger grid, and the first T x T
+            # entries of its index (T tokens of this cell's group)
             table = tuple(cfg.table_grid) or self.grid
             t = math.prod(self.grid)
             if len(table) != len(self.grid) or math.prod(table) < t:

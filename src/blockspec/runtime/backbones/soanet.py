@@ -121,7 +121,7 @@ class SOANet(Backbone):
         )
         if c.final_down is not None:
             text += ", final_downsample=True"
-        if c.outputs != "stages":
+        if c.outputs != "stage_outputs":
             text += f", outputs={c.outputs}"
         if c.output_norm != "none":
             text += f", output_norm={c.output_norm}"
