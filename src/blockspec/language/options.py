@@ -10,7 +10,7 @@ from __future__ import annotations
 __all__ = [
     "NORMS", "ACTIVATIONS", "ATTENTION_KINDS", "MIXER_KINDS", "WINDOW_SIZING", "LAYOUTS",
     "DOWNSAMPLE", "UPSAMPLE", "STEM_NORMS", "BACKBONES", "HEADS", "VALUE_NAMES",
-    "FRAME_MIXING_NORMS",
+    "FRAME_MIXING_NORMS", "POS_EMBEDS", "HEAD_NORMS", "POOLS",
 ]  # fmt: skip
 
 
@@ -74,6 +74,16 @@ soanet           a stack of attention stages
 [HEADS]
 conv             a 1x1x1 conv to out_channels at every pixel
 classify         mean over D, H, W, then a linear layer to classes
+[POS_EMBEDS]
+none             no position embedding
+learned          a learned vector per token, the class token first, added after the stem
+learned_map      a learned vector per pixel of the map (the class token gets none)
+[HEAD_NORMS]
+none             no norm before the pooling
+channel_layer    LayerNorm over C at every pixel (and the class token) before the pooling
+[POOLS]
+mean             the mean over the map's pixels (D, H, W; never the class token)
+token            the class token of the last stage (needs stem { class_token = true })
 """
 )
 NORMS: dict[str, str] = _OPTIONS["NORMS"]
@@ -88,11 +98,14 @@ UPSAMPLE: dict[str, str] = _OPTIONS["UPSAMPLE"]
 STEM_NORMS: dict[str, str] = {**NORMS, "none": "no norm after the patch embedding"}
 BACKBONES: dict[str, str] = _OPTIONS["BACKBONES"]
 HEADS: dict[str, str] = _OPTIONS["HEADS"]
+POS_EMBEDS: dict[str, str] = _OPTIONS["POS_EMBEDS"]
+HEAD_NORMS: dict[str, str] = _OPTIONS["HEAD_NORMS"]
+POOLS: dict[str, str] = _OPTIONS["POOLS"]
 
 #: every bare name that stands for a value of some key; a `let` may not take one
 VALUE_NAMES: frozenset[str] = frozenset().union(
     NORMS, ACTIVATIONS, ATTENTION_KINDS, MIXER_KINDS, WINDOW_SIZING, LAYOUTS, DOWNSAMPLE,
-    UPSAMPLE, STEM_NORMS, BACKBONES, HEADS,
+    UPSAMPLE, STEM_NORMS, BACKBONES, HEADS, POS_EMBEDS, HEAD_NORMS, POOLS,
 )  # fmt: skip
 
 #: norms whose statistics mix frames (a causal temporal cell may not use them)
