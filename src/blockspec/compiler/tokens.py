@@ -53,10 +53,14 @@ def _cell_problems(cell: ir.Cell, depth: int) -> Iterator[tuple[str, str, str]]:
         yield "", f"{cfg.code} does not attend over the whole map", _FIX
         return
     if not fam.three_d and depth > 1:
-        yield "", (
-            f"{cfg.code} attends within each frame, but the row would join the D = {depth} "
-            "frames"
-        ), f"use {cfg.code[0]}3 (the whole volume), or an input with D = 1"
+        yield (
+            "",
+            (
+                f"{cfg.code} attends within each frame, but the row would join the D = {depth} "
+                "frames"
+            ),
+            f"use {cfg.code[0]}3 (the whole volume), or an input with D = 1",
+        )
     axes = fam.axes
     if any(cfg.window[i] != 1 for i in axes):
         yield "window", f"{cfg.code} has window {list(cfg.window)}", "write window = [1, 1, 1]"
@@ -69,13 +73,17 @@ def _cell_problems(cell: ir.Cell, depth: int) -> Iterator[tuple[str, str, str]]:
     if cfg.norm != "channel_layer":
         yield "norm", f"{cfg.code} has norm = {cfg.norm}", "set norm = channel_layer"
     if cfg.rel_pos_bias:
-        yield "rel_pos_bias", f"{cfg.code} has a relative position bias", (
-            "set rel_pos_bias = false (stem { pos_embed = learned } gives positions)"
+        yield (
+            "rel_pos_bias",
+            f"{cfg.code} has a relative position bias",
+            ("set rel_pos_bias = false (stem { pos_embed = learned } gives positions)"),
         )
     if cfg.c_in != cfg.c_out:
-        yield "", (
-            f"{cfg.code} maps {cfg.c_in} -> {cfg.c_out} channels with a 3x3 conv"
-        ), "give the stages the stem's channels"
+        yield (
+            "",
+            (f"{cfg.code} maps {cfg.c_in} -> {cfg.c_out} channels with a 3x3 conv"),
+            "give the stages the stem's channels",
+        )
 
 
 def rule_class_token(net: ir.Network) -> Iterator[SpecError]:

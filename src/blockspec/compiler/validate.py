@@ -16,8 +16,8 @@ from ..language import FAMILIES, families_where
 from ..language.options import FRAME_MIXING_NORMS
 from . import ir
 from .diagnostics import divisors
-from .tokens import rule_class_token
 from .state import Unit
+from .tokens import rule_class_token
 
 __all__ = ["RULES", "run", "axes_of", "window_along"]
 

@@ -129,7 +129,10 @@ BACKBONE_KEYS: dict[str, dict[str, Type]] = {
 HEAD_KEYS: dict[str, dict[str, Type]] = {
     "conv": {"out_channels": _POS_INT, "per_output": _BOOL, "upsample": _BOOL},
     "classify": {
-        "classes": _POS_INT, "per_output": _BOOL, "norm": _name(O.HEAD_NORMS), "norm_eps": _EPS,
+        "classes": _POS_INT,
+        "per_output": _BOOL,
+        "norm": _name(O.HEAD_NORMS),
+        "norm_eps": _EPS,
         "pool": _name(O.POOLS),
     },
 }
