@@ -15,6 +15,34 @@ from .state import Unit
 __all__ = ["run"]
 
 
+def _classify_keys(unit: Unit, entries, keys, errs: list[SpecError]) -> dict:
+    """`norm`, `norm_eps` and `pool` of a classify head (empty for a conv head), checked:
+    `norm_eps` needs the norm, `pool = token` the stem's class token."""
+    if "pool" not in keys:
+        return {}
+    norm = str(convert(entries, "norm", keys["norm"], errs, "none"))
+    eps = convert(entries, "norm_eps", keys["norm_eps"], errs, None)
+    pool = str(convert(entries, "pool", keys["pool"], errs, "mean"))
+    if eps is not None and norm == "none":
+        errs.append(
+            SpecValueError(
+                "norm_eps needs a head norm; the head has none",
+                entries.values["norm_eps"].span,
+                "remove norm_eps, or add norm = channel_layer",
+            )
+        )
+        eps = None
+    if pool == "token" and (unit.stem is None or not unit.stem.config.class_token):
+        errs.append(
+            SpecValueError(
+                "pool = token needs a class token; the stem has none",
+                entries.values["pool"].span,
+                "add class_token = true to stem { }, or pool the map with pool = mean",
+            )
+        )
+    return {"norm": norm, "norm_eps": None if eps is None else float(eps), "pool": pool}  # type: ignore[arg-type]
+
+
 def run(unit: Unit) -> Unit:
     sec = unit.sections.get("head")
     entries = unit.entries.get("head")
@@ -35,6 +63,7 @@ def run(unit: Unit) -> Unit:
             )
         )
         up = False
+    extra = _classify_keys(unit, entries, keys, errs)
     if n_out is None or unit.backbone is None or unit.input is None:
         return unit.err(*errs)
     outs = backbone_outputs(unit.backbone) if per_output else [head_input(unit.backbone)]
@@ -45,7 +74,8 @@ def run(unit: Unit) -> Unit:
             errs.append(SpecValueError("cannot upsample this output to the input size", sec.span))
             factor = (1, 1, 1)
         path = f"heads.{i}" if per_output else "head"
-        made.append(ir.Head(path, HeadConfig(sec.name, c, int(n_out), factor), size, sec.span))  # type: ignore[call-overload]
+        cfg = HeadConfig(sec.name, c, int(n_out), factor, **extra)  # type: ignore[call-overload]
+        made.append(ir.Head(path, cfg, size, sec.span))
     if per_output:
         return replace(unit, heads=tuple(made)).err(*errs)
     return replace(unit, head=made[0]).err(*errs)

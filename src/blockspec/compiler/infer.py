@@ -34,6 +34,7 @@ from .costs import (
 )
 from .outputs import head_size_out, output_shapes
 from .state import Unit
+from .tokens import token_row
 
 __all__ = [
     "Stats", "NodeStats", "infer", "cell_params", "cell_flops", "token_pixels", "output_shapes",
@@ -97,27 +98,42 @@ def gate_stats(node: ir.Gate, inp: ir.Input) -> Stats:
 
 
 def stem_stats(node: ir.Stem, inp: ir.Input) -> Stats:
+    """The conv and norm; the class token (C) and the position embedding (T·C) when there
+    are (their sums are not counted as FLOPs); memory: input, conv output, and what it
+    returns (the map, or the token row)."""
     cfg = node.config
     ph, pw, pd = cfg.patch
     d, h, w = ir.concrete(node.size_out, inp)
+    n = d * h * w
     params = conv_params(cfg.c_in, cfg.c_out, ph * pw * pd) + norm_params(cfg.norm, cfg.c_out, h, w)
-    flops = 2 * cfg.c_in * cfg.c_out * ph * pw * pd * d * h * w
-    mem = BYTES * (cfg.c_in * prod(ir.concrete(node.size_in, inp)) + 2 * cfg.c_out * d * h * w)
+    tokens = n + cfg.class_token  # what the stem returns: the map's pixels (and the token)
+    params += cfg.c_out * cfg.class_token
+    if cfg.pos_embed != "none":
+        params += cfg.c_out * (n if cfg.pos_embed == "learned_map" else tokens)
+    flops = 2 * cfg.c_in * cfg.c_out * ph * pw * pd * n
+    mem = BYTES * (cfg.c_in * prod(ir.concrete(node.size_in, inp)) + cfg.c_out * (n + tokens))
     return Stats(params, flops, mem)
 
 
 def head_stats(node: ir.Head, inp: ir.Input) -> Stats:
+    """The conv or the linear layer, and a classify head's norm (2C)."""
     cfg = node.config
     n = prod(ir.concrete(node.size_in, inp))
     params = conv_params(cfg.c_in, cfg.n, 1)
     if cfg.kind == "conv":
         up = 0 if cfg.factor == (1, 1, 1) else cfg.n * n * prod(cfg.factor)  # the upsampled map
         return Stats(params, 2 * cfg.c_in * cfg.n * n, BYTES * ((cfg.c_in + cfg.n) * n + up))
-    return Stats(params, 2 * cfg.c_in * cfg.n, BYTES * (cfg.c_in * n + cfg.c_in + cfg.n))
+    seen = 1 if cfg.pool == "token" else n  # the pixels (or the one token) it reads
+    normed = cfg.c_in * seen if cfg.norm != "none" else 0
+    params += norm_params(cfg.norm, cfg.c_in, 1, 1)
+    return Stats(
+        params, 2 * cfg.c_in * cfg.n, BYTES * (cfg.c_in * seen + normed + cfg.c_in + cfg.n)
+    )
 
 
-def block_stats(node: ir.Block, inp: ir.Input) -> Stats:
-    size = ir.concrete(node.size, inp)
+def block_stats(node: ir.Block, inp: ir.Input, row: tuple[int, int, int] | None = None) -> Stats:
+    """The cells at the block's map size, or at the class token's row `row`."""
+    size = row or ir.concrete(node.size, inp)
     total = ZERO
     for cell in node.cells:
         total = total + Stats(
@@ -132,12 +148,13 @@ def _resample_kind(cfg) -> str:
     return f"{cfg.direction} {cfg.method}" + (f" x{cfg.factor}" if cfg.direction == "up" else "")
 
 
-def node_stats(node, inp: ir.Input) -> NodeStats:
-    """Shapes and costs of one module-level node."""
+def node_stats(node, inp: ir.Input, row: tuple[int, int, int] | None = None) -> NodeStats:
+    """Shapes and costs of one module-level node; `row` the class token's token row (the
+    size blocks run on, and the stem returns)."""
     if isinstance(node, ir.Block):
         kind, c_in, c_out = f"block {node.text}", node.c_in, node.c_out
-        size_in = size_out = node.size
-        stats = block_stats(node, inp)
+        size_in = size_out = row or node.size
+        stats = block_stats(node, inp, row)
     elif isinstance(node, ir.Resample):
         cfg = node.config
         kind, c_in, c_out = _resample_kind(cfg), cfg.channels[0], cfg.channels[-1]
@@ -149,7 +166,7 @@ def node_stats(node, inp: ir.Input) -> NodeStats:
         stats = gate_stats(node, inp)
     elif isinstance(node, ir.Stem):
         kind, c_in, c_out = "stem", node.config.c_in, node.config.c_out
-        size_in, size_out = node.size_in, node.size_out
+        size_in, size_out = node.size_in, row or node.size_out
         stats = stem_stats(node, inp)
     elif isinstance(node, ir.OutputNorm):
         c, n = node.channels, prod(ir.concrete(node.size, inp))
@@ -159,7 +176,7 @@ def node_stats(node, inp: ir.Input) -> NodeStats:
     elif isinstance(node, ir.Head):
         cfg = node.config
         out = (cfg.n, *head_size_out(node)) if cfg.kind == "conv" else (cfg.n,)
-        shape_in = (cfg.c_in, *node.size_in)
+        shape_in = (cfg.c_in,) if cfg.pool == "token" else (cfg.c_in, *node.size_in)
         return NodeStats(node.path, f"head {cfg.kind}", shape_in, out, head_stats(node, inp), node)
     else:  # pragma: no cover
         raise TypeError(node)
@@ -168,7 +185,8 @@ def node_stats(node, inp: ir.Input) -> NodeStats:
 
 def infer(net: ir.Network) -> list[NodeStats]:
     """Per-node shapes and costs, in module order."""
-    return [node_stats(n, net.input) for n in net.nodes()]
+    row = token_row(net)
+    return [node_stats(n, net.input, row) for n in net.nodes()]
 
 
 def totals(rows: list[NodeStats]) -> Stats:

@@ -126,9 +126,16 @@ class Resample(_Mapping):
 
 @dataclass(frozen=True)
 class Stem(_Mapping):
-    """The patch embedding before the backbone."""
+    """The patch embedding before the backbone; `size_out` is its map (before a class token
+    joins it: `compiler.infer.token_row` gives the row the backbone then runs on)."""
 
     config: StemConfig
+    #: the spans of the keys written in `stem { }`, by key (for the rules' errors)
+    keys: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
+
+    def key_span(self, key: str) -> Span:
+        """Where `key` is written, else the patch."""
+        return next((sp for k, sp in self.keys if k == key), self.span)
 
 
 @dataclass(frozen=True)

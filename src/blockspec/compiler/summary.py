@@ -8,6 +8,7 @@ from . import ir
 from .budget import human
 from .costs import Stats, cell_parts, cell_stats
 from .infer import NodeStats, totals
+from .tokens import token_row
 
 __all__ = [
     "Summary", "summary_table", "summary_dict", "shape_text", "rows_at_depth", "figures_at",
@@ -66,15 +67,17 @@ def _cell_rows(row: NodeStats, net: ir.Network, parts: bool) -> list[tuple]:
     """A block row expanded into its cells (and each cell into its submodules)."""
     block = row.node
     assert isinstance(block, ir.Block)
-    size = ir.concrete(block.size, net.input)
+    tokens = token_row(net)  # with a class token, the cells run on the token row
+    shown = tokens or block.size
+    size = tokens or ir.concrete(block.size, net.input)
     out = []
     for cell in block.cells:
         cfg = cell.config
-        out.append((cell.path, f"cell {cfg.code}", (cfg.c_out, *block.size), cell_stats(cfg, size)))
+        out.append((cell.path, f"cell {cfg.code}", (cfg.c_out, *shown), cell_stats(cfg, size)))
         if parts:
             for name, kind, st in cell_parts(cfg, size):
                 c = cfg.c_in if name == "norm1" else cfg.c_out
-                out.append((f"{cell.path}.{name}", kind, (c, *block.size), st))
+                out.append((f"{cell.path}.{name}", kind, (c, *shown), st))
     return out
 
 

@@ -17,6 +17,7 @@ from ..language.options import FRAME_MIXING_NORMS
 from . import ir
 from .diagnostics import divisors
 from .state import Unit
+from .tokens import rule_class_token
 
 __all__ = ["RULES", "run", "axes_of", "window_along"]
 
@@ -286,6 +287,25 @@ def rule_mixer_width(net: ir.Network) -> Iterator[SpecError]:
             )
 
 
+def rule_position_embedding(net: ir.Network) -> Iterator[SpecError]:
+    """A position embedding or a class token needs the stem's static output size."""
+    stem = net.stem
+    if stem is None:
+        return
+    cfg = stem.config
+    for key, on in (("pos_embed", cfg.pos_embed != "none"), ("class_token", cfg.class_token)):
+        dyn = [i for i in range(3) if isinstance(stem.size_out[i], ir.Sym)]
+        if on and dyn:
+            ax = _AXES[dyn[0]]
+            off = "pos_embed = none" if key == "pos_embed" else "class_token = false"
+            yield ShapeError(
+                f"{key} needs a static size after the stem, but {ax} is `?` "
+                f"(one {'row' if key == 'pos_embed' else 'token'} per pixel of a fixed map)",
+                stem.key_span(key),
+                f"give a static {ax} in input {{ }}, or set {off}",
+            )
+
+
 RULES: tuple[Callable[[ir.Network], Iterator[SpecError]], ...] = (
     rule_map_sizes,
     rule_stem,
@@ -295,6 +315,8 @@ RULES: tuple[Callable[[ir.Network], Iterator[SpecError]], ...] = (
     rule_causal,
     rule_temporal_stride,
     rule_mixer_width,
+    rule_position_embedding,
+    rule_class_token,
 )
 
 

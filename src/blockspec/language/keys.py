@@ -50,6 +50,7 @@ def _name(opts) -> Type:
 _POS_INT = Type("int", lo=1)
 _BOOL = Type("bool")
 _PROB = Type("float", lo=0.0, hi=1.0, hi_open=True)
+_EPS = Type("float", lo=0.0, lo_open=True)
 
 KEEP = object()  # `inert`: the lowered config keeps the resolved value
 
@@ -105,6 +106,9 @@ STEM_KEYS: dict[str, Type] = {
     "patch": Type("ints", n=3, axes="HWD"),
     "channels": _POS_INT,
     "norm": _name(O.STEM_NORMS),
+    "norm_eps": _EPS,
+    "pos_embed": _name(O.POS_EMBEDS),
+    "class_token": _BOOL,
 }
 _DOWN = _name(O.DOWNSAMPLE)
 _UP = _name(O.UPSAMPLE)
@@ -130,7 +134,13 @@ BACKBONE_KEYS: dict[str, dict[str, Type]] = {
 }  # fmt: skip
 HEAD_KEYS: dict[str, dict[str, Type]] = {
     "conv": {"out_channels": _POS_INT, "per_output": _BOOL, "upsample": _BOOL},
-    "classify": {"classes": _POS_INT, "per_output": _BOOL},
+    "classify": {
+        "classes": _POS_INT,
+        "per_output": _BOOL,
+        "norm": _name(O.HEAD_NORMS),
+        "norm_eps": _EPS,
+        "pool": _name(O.POOLS),
+    },
 }
 #: backbone kind -> the nested entry it takes ("level N { ... }" or "stage N { ... }")
 LEVEL_ENTRY: dict[str, str] = {"unet": "level", "hrnet": "level", "soanet": "stage"}

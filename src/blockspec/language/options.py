@@ -10,7 +10,8 @@ from __future__ import annotations
 __all__ = [
     "NORMS", "ACTIVATIONS", "ATTENTION_KINDS", "MIXER_KINDS", "WINDOW_SIZING", "LAYOUTS",
     "DOWNSAMPLE", "UPSAMPLE", "STEM_NORMS", "BACKBONES", "HEADS", "VALUE_NAMES",
-    "FRAME_MIXING_NORMS", "REL_POS_TABLES", "SOANET_OUTPUTS", "OUTPUT_NORMS",
+    "FRAME_MIXING_NORMS", "REL_POS_TABLES", "SOANET_OUTPUTS", "OUTPUT_NORMS", "POS_EMBEDS",
+    "HEAD_NORMS", "POOLS",
 ]  # fmt: skip
 
 
@@ -84,6 +85,16 @@ stage_inputs     every stage's input, then the final downsample's output (MONAI 
 none             the outputs as computed
 channel_layer    LayerNorm over C at every pixel of every output, affine (2C parameters each)
 channel_layer_plain LayerNorm over C at every pixel of every output, without affine parameters
+[POS_EMBEDS]
+none             no position embedding
+learned          a learned vector per token, the class token first, added after the stem
+learned_map      a learned vector per pixel of the map (the class token gets none)
+[HEAD_NORMS]
+none             no norm before the pooling
+channel_layer    LayerNorm over C at every pixel (and the class token) before the pooling
+[POOLS]
+mean             the mean over the map's pixels (D, H, W; never the class token)
+token            the class token of the last stage (needs stem { class_token = true })
 """
 )
 NORMS: dict[str, str] = _OPTIONS["NORMS"]
@@ -101,11 +112,15 @@ HEADS: dict[str, str] = _OPTIONS["HEADS"]
 REL_POS_TABLES: dict[str, str] = _OPTIONS["REL_POS_TABLES"]
 SOANET_OUTPUTS: dict[str, str] = _OPTIONS["SOANET_OUTPUTS"]
 OUTPUT_NORMS: dict[str, str] = _OPTIONS["OUTPUT_NORMS"]
+POS_EMBEDS: dict[str, str] = _OPTIONS["POS_EMBEDS"]
+HEAD_NORMS: dict[str, str] = _OPTIONS["HEAD_NORMS"]
+POOLS: dict[str, str] = _OPTIONS["POOLS"]
 
 #: every bare name that stands for a value of some key; a `let` may not take one
 VALUE_NAMES: frozenset[str] = frozenset().union(
     NORMS, ACTIVATIONS, ATTENTION_KINDS, MIXER_KINDS, WINDOW_SIZING, LAYOUTS, DOWNSAMPLE,
     UPSAMPLE, STEM_NORMS, BACKBONES, HEADS, REL_POS_TABLES, SOANET_OUTPUTS, OUTPUT_NORMS,
+    POS_EMBEDS, HEAD_NORMS, POOLS,
 )  # fmt: skip
 
 #: norms whose statistics mix frames (a causal temporal cell may not use them)

@@ -100,13 +100,18 @@ class ResampleConfig:
 
 @dataclass(frozen=True)
 class StemConfig:
-    """Patch embedding: one conv with bias, kernel = stride = patch (3D conv), then a norm."""
+    """Patch embedding: one conv with bias, kernel = stride = patch (3D conv), then a norm;
+    then, optionally, a class token before the map's pixels (the backbone then runs on the
+    token row ``[B, C, 1, 1, 1 + D·H·W]``) and a learned position embedding."""
 
     c_in: int
     c_out: int
     patch: tuple[int, int, int]  # (H, W, D)
     norm: str | None  # a norm name or None
     size: Size  # (D, H, W) of the stem's output map (for the `layer` norm)
+    norm_eps: float | None = None  # the norm's eps; None = torch's default
+    pos_embed: str = "none"  # "none" | "learned" | "learned_map"
+    class_token: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,13 +157,17 @@ class SOANetConfig:
 @dataclass(frozen=True)
 class HeadConfig:
     """``kind = "conv"``: conv1 (1x1x1) c_in -> n, then (when `factor` is not 1) a linear
-    interpolation by `factor` (D, H, W) back to the input's size; ``"classify"``: mean over
-    D, H, W, linear."""
+    interpolation by `factor` (D, H, W) back to the input's size; ``"classify"``: the
+    optional `norm` at every pixel, mean over D, H, W (or the class token, ``pool = "token"``),
+    linear."""
 
     kind: str
     c_in: int
     n: int
     factor: tuple[int, int, int] = (1, 1, 1)
+    norm: str = "none"  # "none" | "channel_layer" (classify)
+    norm_eps: float | None = None  # the norm's eps; None = torch's default
+    pool: str = "mean"  # "mean" | "token" (classify)
 
 
 @dataclass(frozen=True)

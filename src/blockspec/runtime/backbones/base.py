@@ -9,7 +9,9 @@ registered last), so state-dict keys read ``stem.conv.weight``, ``level0.enc.cel
    floating dtype under autocast), at least one sample, then against `InputConfig` (when
    given), raising `ShapeError`;
 2. stem -> the backbone's `features` -> head; a head on a list output uses its last element and
-   the module then returns the head's output alone.
+   the module then returns the head's output alone. With a class token the backbone runs on
+   token rows; each output is split back into its map (returned) and its class token (given
+   to the head: SEMANTICS.md, "Class token").
 """
 
 from __future__ import annotations
@@ -173,10 +175,25 @@ class Backbone(nn.Module):
         if self.stem is not None:
             x = self.stem(x)
         y = self.features(x)
+        tokens: list[torch.Tensor | None] | None = None
+        if self.stem is not None and self.stem.class_token is not None:
+            y, tokens = self._split_rows(y)
         if self.out_indices is not None and isinstance(y, list):
             y = [y[i] for i in self.out_indices]
+            tokens = None if tokens is None else [tokens[i] for i in self.out_indices]
         if self.heads is not None:  # one head per output
-            return [h(t) for h, t in zip(self.heads, y if isinstance(y, list) else [y])]
+            outs = y if isinstance(y, list) else [y]
+            toks = tokens if tokens is not None else [None] * len(outs)
+            return [h(t, k) for h, t, k in zip(self.heads, outs, toks)]
         if self.head is None:
             return y
+        if tokens is not None:
+            return self.head(y[-1] if isinstance(y, list) else y, tokens[-1])
         return self.head(y[-1] if isinstance(y, list) else y)
+
+    def _split_rows(self, y: torch.Tensor | list[torch.Tensor]):
+        """Token rows (a class token) -> the maps returned, and each row's class token."""
+        assert self.stem is not None
+        rows = y if isinstance(y, list) else [y]
+        maps, tokens = zip(*(self.stem.split(r) for r in rows))
+        return (list(maps) if isinstance(y, list) else maps[0]), list(tokens)
