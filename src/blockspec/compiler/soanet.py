@@ -7,7 +7,7 @@ from ..errors import SpecError, SpecValueError
 from ..language import BACKBONE_KEYS
 from . import ir
 from .entries import convert
-from .plan import block_list, channels, halve, resample, slot
+from .plan import block_list, channels, down_norm, halve, resample, slot
 from .state import Entries, Slot, Unit
 
 __all__ = ["build"]
@@ -41,6 +41,7 @@ def build(
             method = "interpolate" if down_v.v else None
         else:
             method = convert(entries, "downsample", _DOWN, errs, "interpolate")  # type: ignore[assignment]
+    norm = down_norm(entries, "soanet", method, errs)
     counts = [s if method else 0 for s in range(n)]
     chans = channels(entries, n, counts, errs)
     for idx, (sub, _) in unit.subs.items():
@@ -69,6 +70,7 @@ def build(
                     halve(size, counts[s - 1], depth),
                     2,
                     depth,
+                    norm,
                 )  # fmt: skip
             )
             prev = chans[s]

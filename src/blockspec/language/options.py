@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "NORMS", "ACTIVATIONS", "ATTENTION_KINDS", "MIXER_KINDS", "WINDOW_SIZING", "LAYOUTS",
-    "DOWNSAMPLE", "UPSAMPLE", "STEM_NORMS", "BACKBONES", "HEADS", "VALUE_NAMES",
+    "DOWNSAMPLE", "DOWNSAMPLE_NORMS", "UPSAMPLE", "STEM_NORMS", "BACKBONES", "HEADS", "VALUE_NAMES",
     "FRAME_MIXING_NORMS",
 ]  # fmt: skip
 
@@ -64,6 +64,9 @@ parallel         x + core(norm(x)) + mixer(norm(x))
 interpolate      linear interpolation to half size, then conv1
 stride           a conv with stride 2
 merge            fold 2x2 (or 2x2x2) neighbours into channels, then a bias-free conv1
+[DOWNSAMPLE_NORMS]
+none             no norm in a downsampling step
+channel_layer    with merge: LayerNorm over the 4C (8C) folded channels at every pixel before conv1
 [UPSAMPLE]
 linear           linear interpolation, then conv1
 nearest          nearest-neighbour interpolation, then conv1
@@ -83,6 +86,8 @@ MIXER_KINDS: dict[str, str] = _OPTIONS["MIXER_KINDS"]
 WINDOW_SIZING: dict[str, str] = _OPTIONS["WINDOW_SIZING"]
 LAYOUTS: dict[str, str] = _OPTIONS["LAYOUTS"]
 DOWNSAMPLE: dict[str, str] = _OPTIONS["DOWNSAMPLE"]
+#: the norm inside a `merge` downsampling step (backbone key `downsample_norm`)
+DOWNSAMPLE_NORMS: dict[str, str] = _OPTIONS["DOWNSAMPLE_NORMS"]
 UPSAMPLE: dict[str, str] = _OPTIONS["UPSAMPLE"]
 #: the stem's norm: any norm, or none
 STEM_NORMS: dict[str, str] = {**NORMS, "none": "no norm after the patch embedding"}
@@ -92,7 +97,7 @@ HEADS: dict[str, str] = _OPTIONS["HEADS"]
 #: every bare name that stands for a value of some key; a `let` may not take one
 VALUE_NAMES: frozenset[str] = frozenset().union(
     NORMS, ACTIVATIONS, ATTENTION_KINDS, MIXER_KINDS, WINDOW_SIZING, LAYOUTS, DOWNSAMPLE,
-    UPSAMPLE, STEM_NORMS, BACKBONES, HEADS,
+    DOWNSAMPLE_NORMS, UPSAMPLE, STEM_NORMS, BACKBONES, HEADS,
 )  # fmt: skip
 
 #: norms whose statistics mix frames (a causal temporal cell may not use them)
