@@ -15,7 +15,7 @@ from . import ir
 from .entries import convert
 from .params import override_params
 from .state import Param, Slot, Unit
-from .windows import size_window
+from .windows import size_window, table_grid
 
 __all__ = ["run", "build_block"]
 
@@ -69,6 +69,9 @@ def build_block(
         )
         values = {k: _config_value(k, family, params) for k in _CONFIG_KEYS}
         values.update(window=window, patch=patch)
+        table = table_grid(family, str(values["rel_pos_table"]), w, p)  # type: ignore[arg-type]
+        if table:
+            values.update(table_grid=table)
         cfg = CellConfig(
             code=bc.code,
             family=family,

@@ -106,7 +106,7 @@ def core_params(cfg: CellConfig, size: tuple[int, int, int]) -> int:
     if cfg.cosine:
         total += n
     if cfg.rel_pos_bias and not FAMILIES[cfg.family].temporal:
-        total += prod(2 * g - 1 for g in _grid(cfg, size)) * n
+        total += prod(2 * g - 1 for g in (cfg.table_grid or _grid(cfg, size))) * n
     return total
 
 
@@ -175,6 +175,17 @@ def _core_memory(cfg: CellConfig, size: tuple[int, int, int]) -> int:
     return elems + cfg.heads * (n_pix // token_pixels(cfg)) * _group_size(cfg, size)
 
 
+def _padded(cfg: CellConfig, size: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The map the core works on: `size` (D, H, W), with ``window_padding`` rounded up to a
+    multiple of the window on the axes the family partitions."""
+    if not cfg.window_padding:
+        return size
+    wh, ww, wd = cfg.window
+    up = lambda n, k: -(-n // k) * k  # noqa: E731
+    d = up(size[0], wd) if FAMILIES[cfg.family].three_d else size[0]
+    return (d, up(size[1], wh), up(size[2], ww))
+
+
 @lru_cache(maxsize=4096)
 def cell_parts(cfg: CellConfig, size: tuple[int, int, int]) -> tuple[tuple[str, str, Stats], ...]:
     """(name, kind, stats) of each submodule of one cell at map `size` (D, H, W), in the
@@ -199,9 +210,10 @@ def cell_parts(cfg: CellConfig, size: tuple[int, int, int]) -> tuple[tuple[str, 
     )  # fmt: skip
     core = "attn" if fam.attention else "core"
     kind = f"attention {cfg.family}" if fam.attention else f"conv {cfg.family}"
+    at = _padded(cfg, size)  # window_padding: the core runs on the padded map
     parts.append(
-        (core, kind, Stats(core_params(cfg, size), _core_flops(cfg, size),
-                           BYTES * _core_memory(cfg, size)))
+        (core, kind, Stats(core_params(cfg, at), _core_flops(cfg, at),
+                           BYTES * _core_memory(cfg, at)))
     )  # fmt: skip
     if cfg.has_mixer:
         if cfg.layout == "sequential":

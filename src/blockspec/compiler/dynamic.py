@@ -40,7 +40,8 @@ def dynamic_steps(net: ir.Network) -> ir.Network:
                         continue
                     cfg = cell.config
                     fam = FAMILIES[cfg.family]
-                    if fam.windowed and axis in axes_of(cfg.family):
+                    padded = cfg.window_padding  # any size: the map is padded
+                    if fam.windowed and axis in axes_of(cfg.family) and not padded:
                         m = lcm(m, a.div * window_along(cfg, axis))
                     if fam.temporal and axis in (1, 2):
                         m = lcm(m, a.div * cfg.temporal_stride[axis - 1])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from ..errors import Span, SpecError, SpecSyntaxError, SpecValueError
-from ..language import CELL_KEYS, Type
+from ..language import BACKBONE_KEYS, CELL_KEYS, Type
 from . import ast as A
 from .checks import as_bool, as_float, as_int, as_int_list, as_name, as_size
 from .diagnostics import did_you_mean
@@ -35,6 +35,16 @@ def checker(t: Type) -> Callable[[Value, str], object]:
     if t.kind == "size":
         return as_size
     raise ValueError(f"type {t.kind!r} is read by its pass, not by `checker`")  # pragma: no cover
+
+
+def _elsewhere(key: str, where: str) -> str | None:
+    """For a backbone key written on another backbone: which backbones take it."""
+    if not where.startswith("backbone "):
+        return None
+    kinds = [k for k, keys in BACKBONE_KEYS.items() if key in keys and not where.endswith(k)]
+    if not kinds:
+        return None
+    return f"'{key}' is a key of backbone {' and '.join(kinds)} only; remove it here"
 
 
 def read_entries(
@@ -82,7 +92,7 @@ def read_entries(
                 SpecValueError(
                     f"unknown key '{item.key}' in {where}",
                     item.key_span,
-                    did_you_mean(item.key, allowed),
+                    _elsewhere(item.key, where) or did_you_mean(item.key, allowed),
                 )
             )
             continue

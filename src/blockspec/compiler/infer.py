@@ -154,6 +154,11 @@ def node_stats(node, inp: ir.Input) -> NodeStats:
         kind, c_in, c_out = "stem", node.config.c_in, node.config.c_out
         size_in, size_out = node.size_in, node.size_out
         stats = stem_stats(node, inp)
+    elif isinstance(node, ir.OutputNorm):
+        c, n = node.channels, prod(ir.concrete(node.size, inp))
+        shape = (c, *node.size)
+        return NodeStats(node.path, "norm channel_layer", shape, shape,
+                         Stats(2 * c, 0, BYTES * c * n), node)  # fmt: skip
     elif isinstance(node, ir.Head):
         cfg = node.config
         out = (cfg.n, *head_size_out(node)) if cfg.kind == "conv" else (cfg.n,)

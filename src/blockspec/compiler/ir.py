@@ -25,7 +25,7 @@ from ..language.schema import (
 
 __all__ = [
     "Sym", "Dim", "Origin", "Cell", "Block", "Resample", "Gate", "Stem", "Head", "Input",
-    "UNetLevel", "UNet", "HRNet", "SOANet", "Network", "concrete", "runtime_size",
+    "UNetLevel", "UNet", "HRNet", "SOANet", "OutputNorm", "Network", "concrete", "runtime_size",
 ]  # fmt: skip
 
 
@@ -196,11 +196,24 @@ class HRNet:
 
 
 @dataclass(frozen=True)
+class OutputNorm:
+    """The affine LayerNorm over C of one returned SOANet output (`output_norm`)."""
+
+    path: str  # "outputs.norm{i}"
+    channels: int
+    size: tuple[Dim, Dim, Dim]
+
+
+@dataclass(frozen=True)
 class SOANet:
     kind = "soanet"
     stages: tuple[Block, ...]
     down: tuple[Resample | None, ...]
     spans: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
+    final_down: Resample | None = None  # `down_out`, after the last stage
+    outputs: str = "stages"  # "stages" | "stage_inputs"
+    output_norm: str = "none"  # "none" | "channel_layer" | "channel_layer_plain"
+    norms: tuple[OutputNorm, ...] = ()  # the affine output norms, one per output
 
 
 def span_of(node: UNet | HRNet | SOANet, key: str) -> Span | None:
@@ -239,7 +252,7 @@ class Network:
         for b in self.blocks():
             yield from b.cells
 
-    def nodes(self) -> Iterator[Block | Resample | Gate | Stem | Head]:
+    def nodes(self) -> Iterator[Block | Resample | Gate | Stem | Head | OutputNorm]:
         """Every module-level node in the order the lowered network builds them."""
         if self.stem is not None:
             yield self.stem
@@ -268,6 +281,9 @@ class Network:
                 if d is not None:
                     yield d
                 yield blk
+            if bb.final_down is not None:
+                yield bb.final_down
+            yield from bb.norms
         if self.head is not None:
             yield self.head
         yield from self.heads

@@ -47,6 +47,9 @@ def _backbone_config(bb: ir.UNet | ir.HRNet | ir.SOANet) -> UNetConfig | HRNetCo
     return SOANetConfig(
         stages=tuple(b.config for b in bb.stages),
         down=tuple(None if d is None else d.config for d in bb.down),
+        final_down=None if bb.final_down is None else bb.final_down.config,
+        outputs=bb.outputs,
+        output_norm=bb.output_norm,
     )
 
 

@@ -5,8 +5,10 @@ promise test compares.)
 A U-Net returns its level-0 decoder output, or with ``deep_supervision`` every level's
 decoder output, coarsest first (so the main, full-resolution output is the last, as a head
 reads it); an HR-Net its per-level outputs and then their aggregate (all
-levels upsampled to level 0 and concatenated); a SOANet every stage's output. A head reads
-the last of these; ``per_output`` heads read one each. ``out_indices`` selects outputs.
+levels upsampled to level 0 and concatenated); a SOANet every stage's output (or with
+``outputs = stage_inputs`` every stage's input), then its final downsample's output when it has
+one, each through its output norm (``outputs.norm{i}`` when affine). A head reads the last of
+these; ``per_output`` heads read one each. ``out_indices`` selects outputs.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ __all__ = [
 ]  # fmt: skip
 
 
-def _named(bb) -> list[tuple[str, int, tuple]]:
+def _named(bb, first: str = "stem") -> list[tuple[str, int, tuple]]:
     """(module, channels, (D, H, W)) of every tensor the backbone returns, in order.
 
     Works on the assembled backbone and on its skeleton (slots have `c_out` and `size` too).
+    `first` names the module whose output the backbone receives (a SOANet's stage-0 input).
     """
     if isinstance(bb, ir.UNet):
         n = len(bb.levels)
@@ -32,7 +35,23 @@ def _named(bb) -> list[tuple[str, int, tuple]]:
     if isinstance(bb, ir.HRNet):
         outs = [(b.path, b.c_out, b.size) for b in bb.out]
         return outs + [("aggregate", sum(bb.channels), bb.aggregate_size)]
-    return [(b.path, b.c_out, b.size) for b in bb.stages]
+    return _soanet(bb, first)
+
+
+def _soanet(bb, first: str) -> list[tuple[str, int, tuple]]:
+    if bb.outputs == "stage_inputs":
+        outs, prev = [], (first, bb.stages[0].c_in, bb.stages[0].size)
+        for d, b in zip(bb.down, bb.stages):
+            outs.append(prev if d is None else (d.path, d.config.channels[-1], d.size_out))
+            prev = (b.path, b.c_out, b.size)
+    else:
+        outs = [(b.path, b.c_out, b.size) for b in bb.stages]
+    f = bb.final_down
+    if f is not None:
+        outs.append((f.path, f.config.channels[-1], f.size_out))
+    if bb.norms:
+        outs = [(n.path, c, size) for n, (_, c, size) in zip(bb.norms, outs)]
+    return outs
 
 
 def backbone_outputs(bb) -> list[tuple[int, tuple]]:
@@ -42,7 +61,7 @@ def backbone_outputs(bb) -> list[tuple[int, tuple]]:
 
 def selected(net: ir.Network) -> list[tuple[str, int, tuple]]:
     """The backbone outputs the network returns (or feeds its heads), `out_indices` applied."""
-    outs = _named(net.backbone)
+    outs = _named(net.backbone, "stem" if net.stem is not None else "input")
     if net.out_indices is None:
         return outs
     return [outs[i] for i in net.out_indices]

@@ -112,7 +112,8 @@ def _fewer_levels(net: ir.Network, axis: int, key: str) -> str:
     k = _halvings(size)
     # a U-Net halves once per level (the bridge sits below the last); HR-Net and SOANet
     # halve between levels/stages
-    most = k if isinstance(bb, ir.UNet) else k + 1
+    final = isinstance(bb, ir.SOANet) and bb.final_down is not None  # one more halving
+    most = k if isinstance(bb, ir.UNet) or final else k + 1
     where = "after the stem" if net.stem is not None else "of the input"
     return f"use at most {most} {key} (the {ax} = {size} {where} halves {k} times); {tail}"
 
@@ -134,7 +135,8 @@ def rule_stem(net: ir.Network) -> Iterator[SpecError]:
 
 
 def rule_windows(net: ir.Network) -> Iterator[SpecError]:
-    """Windows divide the feature map and patches divide windows, at every level."""
+    """Windows divide the feature map (unless `window_padding` pads it) and patches divide
+    windows, at every level."""
     seen: set = set()
     for cell in net.cells():
         cfg = cell.config
@@ -143,7 +145,7 @@ def rule_windows(net: ir.Network) -> Iterator[SpecError]:
         for axis in axes_of(cfg.family):
             size, w = cell.size[axis], window_along(cfg, axis)
             ax = _AXES[axis]
-            if isinstance(size, int) and size % w:
+            if isinstance(size, int) and size % w and not cfg.window_padding:
                 span, note = _place(cell, "window", net, axis)
                 if (span, axis) in seen:
                     continue

@@ -2,14 +2,28 @@
 
 A window or patch written in `cell { }` (or left at its default) follows the sizing rule
 per halving of the map; one written at a level or on a cell is used as written. Either is
-then clamped to the map it partitions.
+then clamped to the map it partitions. With ``rel_pos_table = written`` the position table
+keeps the grid of the window as written (`table_grid`).
 """
 
 from __future__ import annotations
 
+from ..language import FAMILIES
 from . import ir
 
-__all__ = ["size_window", "sized"]
+__all__ = ["size_window", "sized", "table_grid"]
+
+
+def table_grid(
+    family: str, table: str, window: tuple[int, int, int], patch: tuple[int, int, int]
+) -> tuple[int, ...]:
+    """The position table's grid when it is not the cell's own: with ``rel_pos_table =
+    written`` on a family with local windows, the grid of the written `window` and `patch`
+    (H, W, D); else ``()``."""
+    fam = FAMILIES[family]
+    if table != "written" or not fam.local_windows:
+        return ()
+    return fam.grid(window, patch, (1, 1, 1))
 
 
 def sized(w: int, k: int, rule: str) -> int:

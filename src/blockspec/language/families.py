@@ -57,6 +57,12 @@ class Family:
         return self.groups == "global"
 
     @property
+    def local_windows(self) -> bool:
+        """Its groups are the tokens of one window (L, L3, S3, Sh): `window_padding` and
+        `rel_pos_table` apply."""
+        return self.groups in ("local", "window")
+
+    @property
     def lin_ok(self) -> bool:
         """`attention = lin` and `mixer = lin` apply (every windowed family)."""
         return self.windowed
@@ -138,7 +144,8 @@ def family_of(code: str) -> Family:
 
 def families_where(predicate: str) -> frozenset[str]:
     """Family names for which a named predicate holds (see `Family`): "all", "attention",
-    "windowed", "patched", "temporal", "three_d", "size_table", "conv" (no attention)."""
+    "windowed", "patched", "temporal", "three_d", "size_table", "local_windows", "conv" (no
+    attention)."""
     if predicate == "all":
         return frozenset(FAMILIES)
     if predicate == "conv":

@@ -88,6 +88,8 @@ CELL_KEYS: dict[str, CellKey] = {
     "causal": CellKey(_BOOL, False, "temporal", inert=False),
     "temporal_stride": CellKey(Type("ints", n=2, axes="HW"), (1, 1), "temporal"),
     "checkpoint": CellKey(_BOOL, False, block_level=True),
+    "window_padding": CellKey(_BOOL, False, "local_windows", inert=False),
+    "rel_pos_table": CellKey(_name(O.REL_POS_TABLES), "window", "local_windows", inert="window"),
 }
 CELL_DEFAULTS: dict[str, object] = {k: key.default for k, key in CELL_KEYS.items()}
 #: keys that only mean something on a cell with a mixer
@@ -123,6 +125,8 @@ BACKBONE_KEYS: dict[str, dict[str, Type]] = {
         "channels": Type("channels"), "stages": Type("blocks"),
         "downsample": Type("downsample", options=tuple(O.DOWNSAMPLE)),
         "downsample_depth": _BOOL, "downsample_norm": _DOWN_NORM, "drop_path_rate": _PROB,
+        "final_downsample": _BOOL, "outputs": _name(O.SOANET_OUTPUTS),
+        "output_norm": _name(O.OUTPUT_NORMS),
     },
 }  # fmt: skip
 HEAD_KEYS: dict[str, dict[str, Type]] = {

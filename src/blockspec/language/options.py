@@ -9,8 +9,8 @@ from __future__ import annotations
 
 __all__ = [
     "NORMS", "ACTIVATIONS", "ATTENTION_KINDS", "MIXER_KINDS", "WINDOW_SIZING", "LAYOUTS",
-    "DOWNSAMPLE", "DOWNSAMPLE_NORMS", "UPSAMPLE", "STEM_NORMS", "BACKBONES", "HEADS", "VALUE_NAMES",
-    "FRAME_MIXING_NORMS",
+    "DOWNSAMPLE", "DOWNSAMPLE_NORMS", "UPSAMPLE", "STEM_NORMS", "BACKBONES", "HEADS",
+    "VALUE_NAMES", "FRAME_MIXING_NORMS", "REL_POS_TABLES", "SOANET_OUTPUTS", "OUTPUT_NORMS",
 ]  # fmt: skip
 
 
@@ -77,6 +77,16 @@ soanet           a stack of attention stages
 [HEADS]
 conv             a 1x1x1 conv to out_channels at every pixel
 classify         mean over D, H, W, then a linear layer to classes
+[REL_POS_TABLES]
+window           the table fits the cell's window at its level ((2g-1) rows per axis of its grid)
+written          the written window's table at every level; a clamped window uses its first entries
+[SOANET_OUTPUTS]
+stages           every stage's output
+stage_inputs     every stage's input, then the final downsample's output (MONAI SwinTransformer)
+[OUTPUT_NORMS]
+none             the outputs as computed
+channel_layer    LayerNorm over C at every pixel of every output, affine (2C parameters each)
+channel_layer_plain LayerNorm over C at every pixel of every output, without affine parameters
 """
 )
 NORMS: dict[str, str] = _OPTIONS["NORMS"]
@@ -93,11 +103,15 @@ UPSAMPLE: dict[str, str] = _OPTIONS["UPSAMPLE"]
 STEM_NORMS: dict[str, str] = {**NORMS, "none": "no norm after the patch embedding"}
 BACKBONES: dict[str, str] = _OPTIONS["BACKBONES"]
 HEADS: dict[str, str] = _OPTIONS["HEADS"]
+REL_POS_TABLES: dict[str, str] = _OPTIONS["REL_POS_TABLES"]
+SOANET_OUTPUTS: dict[str, str] = _OPTIONS["SOANET_OUTPUTS"]
+OUTPUT_NORMS: dict[str, str] = _OPTIONS["OUTPUT_NORMS"]
 
 #: every bare name that stands for a value of some key; a `let` may not take one
 VALUE_NAMES: frozenset[str] = frozenset().union(
     NORMS, ACTIVATIONS, ATTENTION_KINDS, MIXER_KINDS, WINDOW_SIZING, LAYOUTS, DOWNSAMPLE,
-    DOWNSAMPLE_NORMS, UPSAMPLE, STEM_NORMS, BACKBONES, HEADS,
+    DOWNSAMPLE_NORMS, UPSAMPLE, STEM_NORMS, BACKBONES, HEADS, REL_POS_TABLES, SOANET_OUTPUTS,
+    OUTPUT_NORMS,
 )  # fmt: skip
 
 #: norms whose statistics mix frames (a causal temporal cell may not use them)

@@ -57,6 +57,11 @@ class CellConfig:
     layout: str = _D["layout"]  # "sequential" | "parallel"
     causal: bool = _D["causal"]
     temporal_stride: tuple[int, int] = _D["temporal_stride"]  # (H, W)
+    window_padding: bool = _D["window_padding"]  # pad the map to a multiple of the window
+    rel_pos_table: str = _D["rel_pos_table"]  # "window" | "written"
+    #: the grid of the position table when it is not the cell's own (rel_pos_table = written):
+    #: the written window's grid, in the family's grid order; () = the cell's grid
+    table_grid: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,9 @@ class SOANetConfig:
 
     stages: tuple[BlockConfig, ...]
     down: tuple[ResampleConfig | None, ...]  # down[s] is None for s = 0 and when off
+    final_down: ResampleConfig | None = None  # `down_out`, after the last stage
+    outputs: str = "stages"  # "stages" | "stage_inputs"
+    output_norm: str = "none"  # "none" | "channel_layer" | "channel_layer_plain"
 
 
 @dataclass(frozen=True)

@@ -178,12 +178,19 @@ class WindowAttention(nn.Module):
         self.grid = tuple(int(g) for g in grid)
         self.pos_table: nn.Parameter | None = None
         if cfg.rel_pos_bias:
-            rows = math.prod(2 * g - 1 for g in self.grid)
+            # rel_pos_table = written: the table of a larger grid, and the first T x T entries
+            # of its index (T tokens of this cell's group)
+            table = tuple(cfg.table_grid) or self.grid
+            t = math.prod(self.grid)
+            if len(table) != len(self.grid) or math.prod(table) < t:
+                raise ShapeError(
+                    f"{cfg.code}: position table grid {table} is smaller than {self.grid}"
+                )
+            rows = math.prod(2 * g - 1 for g in table)
             self.pos_table = nn.Parameter(torch.empty(rows, cfg.heads))
             nn.init.trunc_normal_(self.pos_table, std=0.02)
-            self.register_buffer(
-                "pos_index", relative_position_index(self.grid).flatten(), persistent=False
-            )
+            index = relative_position_index(table)[:t, :t]
+            self.register_buffer("pos_index", index.flatten(), persistent=False)
 
     # ---- what a family defines -------------------------------------------------------------
     def check(self, x: Tensor) -> None:

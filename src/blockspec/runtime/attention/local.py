@@ -1,14 +1,15 @@
 """Local attention: `L` (the patches of one window of one frame) and `L3` (the 3D patches of
 one 3D window). Position grid: patches per window.
 
-The map is cut into groups of tokens by `tiling.Tiling`.
+The map is cut into groups of tokens by `tiling.Tiling` (padded first with
+``window_padding``: `tiling.WindowPadding`).
 """
 
 from __future__ import annotations
 
 from blockspec.errors import ShapeError
 from blockspec.runtime.attention.base import WindowAttention
-from blockspec.runtime.attention.tiling import Tiling
+from blockspec.runtime.attention.tiling import Tiling, WindowPadding
 from blockspec.runtime.config import CellConfig
 
 __all__ = ["LocalAttention", "LocalAttention3d", "check_patch_divides_window"]
@@ -23,7 +24,7 @@ def check_patch_divides_window(cfg: CellConfig, axes: str) -> None:
             )
 
 
-class LocalAttention(WindowAttention):
+class LocalAttention(WindowPadding, WindowAttention):
     """`L`: group = the patches of one window of one frame; T = (wh/ph)(ww/pw)."""
 
     def __init__(self, cfg: CellConfig) -> None:
@@ -33,7 +34,7 @@ class LocalAttention(WindowAttention):
         self.tiling = Tiling(cfg.window, cfg.patch, three_d=False, local=True)
 
 
-class LocalAttention3d(WindowAttention):
+class LocalAttention3d(WindowPadding, WindowAttention):
     """`L3`: group = the 3D patches of one 3D window; T = (wh/ph)(ww/pw)(wd/pd)."""
 
     def __init__(self, cfg: CellConfig) -> None:

@@ -3,7 +3,9 @@
 A token is one voxel; a group is the wd·wh·ww voxels of one 3D window; the position grid is
 the window itself. `Sh` rolls q, k and v by -s (s = floor(w/2) per axis, 0 on an axis with a
 single window), masks pairs from different regions of the rolled map, and rolls the attention
-result back by +s before the output projection. `patch` is ignored.
+result back by +s before the output projection. `patch` is ignored. With ``window_padding``
+all of this runs on the zero-padded map (`tiling.WindowPadding`): the shifts and the region
+mask are those of the padded size.
 
 Names in the einops patterns: ``m*`` windows per map, ``p*`` voxels per window.
 """
@@ -16,7 +18,7 @@ import torch
 from torch import Tensor
 
 from blockspec.runtime.attention.base import WindowAttention, attend, combine_masks
-from blockspec.runtime.attention.tiling import Tiling
+from blockspec.runtime.attention.tiling import Tiling, WindowPadding, padded_size
 from blockspec.runtime.config import CellConfig
 
 __all__ = ["ShiftedSwinAttention", "SwinAttention", "region_mask", "swin_shifts"]
@@ -30,7 +32,7 @@ def swin_shifts(window: tuple[int, int, int], size: Sequence[int]) -> tuple[int,
     return tuple(0 if m == win else win // 2 for m, win in ((d, wd), (h, wh), (w, ww)))  # type: ignore[return-value]
 
 
-class SwinAttention(WindowAttention):
+class SwinAttention(WindowPadding, WindowAttention):
     """`S3`: group = the voxels of one 3D window; T = wh·ww·wd."""
 
     def __init__(self, cfg: CellConfig) -> None:
@@ -78,6 +80,8 @@ class ShiftedSwinAttention(SwinAttention):
         super().__init__(cfg)
         self._masks: dict[tuple, Tensor] = {}
         self.static_size = tuple(cfg.size) if all(isinstance(n, int) for n in cfg.size) else None
+        if self.static_size is not None and cfg.window_padding:
+            self.static_size = padded_size(self.static_size, cfg.window, True)  # type: ignore[arg-type]
         if self.static_size is not None and self._fits(self.static_size):
             mask = region_mask(cfg.window, self.static_size)
             self.register_buffer("region_mask", mask, persistent=False)

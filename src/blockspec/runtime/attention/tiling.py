@@ -5,6 +5,10 @@ is one patch (its ``C·p…`` values); a *local* family groups the ``n`` patches
 (L, L3, and S3/Sh with one-voxel patches), a *global* family groups the ``m`` patches at the
 same place of every window (G, G3, and V2/V3 whose patch is the whole window). 2D families
 keep the frames (D) in the batch of groups; 3D ones partition D too.
+
+`WindowPadding` (``window_padding``): where the window does not divide the map, the core runs
+on the map padded with zeros at the end of each partitioned axis to a multiple of the window,
+and its result is cropped back.
 """
 
 from __future__ import annotations
@@ -12,10 +16,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
 
-__all__ = ["Tiling"]
+__all__ = ["Tiling", "WindowPadding", "padded_size"]
+
+
+def padded_size(
+    size: Sequence[int], window: tuple[int, int, int], three_d: bool
+) -> tuple[int, int, int]:
+    """(D, H, W) rounded up to a multiple of the window (H, W, D) on the partitioned axes
+    (D only when `three_d`)."""
+    wh, ww, wd = window
+    d, h, w = size
+    up = lambda n, k: -(-n // k) * k  # noqa: E731
+    return (up(d, wd) if three_d else d, up(h, wh), up(w, ww))
+
+
+class WindowPadding:
+    """Mixin for a windowed core (before `WindowAttention` in the bases): with
+    ``cfg.window_padding`` its forward pads, runs the core, and crops."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        cfg = self.cfg  # type: ignore[attr-defined]
+        if not cfg.window_padding:
+            return super().forward(x)  # type: ignore[misc]
+        d, h, w = x.shape[2], x.shape[3], x.shape[4]
+        pd, ph, pw = padded_size((d, h, w), cfg.window, self.tiling.three_d)  # type: ignore[attr-defined]
+        if (pd, ph, pw) == (d, h, w):
+            return super().forward(x)  # type: ignore[misc]
+        y = super().forward(F.pad(x, (0, pw - w, 0, ph - h, 0, pd - d)))  # type: ignore[misc]
+        return y[:, :, :d, :h, :w]
 
 
 @dataclass(frozen=True)

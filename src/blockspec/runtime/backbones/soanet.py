@@ -5,22 +5,35 @@ Key layout (S stages)::
     stage{s}         SOAStage: the block itself (cells ``cell0``, ``cell1`` ...)
     stage{s}.down    Resample, one x1/2 step C_{s-1} -> C_s, applied before the block
                      (s >= 1, only when downsampling is on)
+    down_out         Resample, one x1/2 step after the last stage (``final_downsample``)
+    outputs.norm{i}  LayerNorm over C of returned output i (``output_norm = channel_layer``)
 
 `SOAStage` is a `Block` that also holds its optional ``down``; its ``forward`` runs ``down``
 then the block, so ``stage1.cell0.attn.q.weight`` and ``stage1.down.step0.conv.weight`` both
-exist and no module has two keys. Returns the list of stage outputs, first stage first.
+exist and no module has two keys. Returns the list of stage outputs, first stage first (or
+with ``outputs = stage_inputs`` every stage's input), then ``down_out``'s output, each through
+the output norm (``channel_layer_plain``: the same LayerNorm without parameters).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from blockspec.runtime.backbones.base import Backbone
 from blockspec.runtime.block import Block
 from blockspec.runtime.config import BlockConfig, ResampleConfig, SOANetConfig
+from blockspec.runtime.norms import ChannelLayerNorm
 from blockspec.runtime.sampling import Resample
 
 __all__ = ["SOANet", "SOAStage"]
+
+
+def _plain_norm(x: torch.Tensor) -> torch.Tensor:
+    """LayerNorm over C at every pixel without affine parameters (eps 1e-5)."""
+    y = F.layer_norm(x.permute(0, 2, 3, 4, 1), (x.shape[1],))
+    return y.permute(0, 4, 1, 2, 3)
 
 
 class SOAStage(Block):
@@ -34,6 +47,10 @@ class SOAStage(Block):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.down is not None:
             x = self.down(x)
+        return super().forward(x)
+
+    def block(self, x: torch.Tensor) -> torch.Tensor:
+        """The block alone, on the (already downsampled) stage input."""
         return super().forward(x)
 
     def extra_repr(self) -> str:
@@ -56,12 +73,40 @@ class SOANet(Backbone):
         self.stages = n
         for s in range(n):
             self.add_module(f"stage{s}", SOAStage(cfg.stages[s], s, cfg.down[s]))
+        self.down_out = Resample(cfg.final_down) if cfg.final_down is not None else None
+        self.stage_inputs = cfg.outputs == "stage_inputs"
+        self.plain_norm = cfg.output_norm == "channel_layer_plain"
+        self.outputs: nn.ModuleDict | None = None
+        if cfg.output_norm == "channel_layer":
+            chans = [self._output_channels(s) for s in range(n)]
+            if cfg.final_down is not None:
+                chans.append(cfg.final_down.channels[-1])
+            self.outputs = nn.ModuleDict(
+                {f"norm{i}": ChannelLayerNorm(c) for i, c in enumerate(chans)}
+            )
+
+    def _output_channels(self, s: int) -> int:
+        stage = self.cfg.stages[s]
+        return stage.c_in if self.stage_inputs else stage.c_out
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         outs = []
         for s in range(self.stages):
-            x = self._modules[f"stage{s}"](x)
-            outs.append(x)
+            stage = self._modules[f"stage{s}"]
+            if self.stage_inputs:
+                if stage.down is not None:
+                    x = stage.down(x)
+                outs.append(x)
+                x = stage.block(x)
+            else:
+                x = stage(x)
+                outs.append(x)
+        if self.down_out is not None:
+            outs.append(self.down_out(x))
+        if self.outputs is not None:
+            outs = [self.outputs[f"norm{i}"](y) for i, y in enumerate(outs)]
+        elif self.plain_norm:
+            outs = [_plain_norm(y) for y in outs]
         return outs
 
     def extra_repr(self) -> str:
@@ -70,7 +115,14 @@ class SOANet(Backbone):
         chans = [b.c_out for b in c.stages]
         method = down.method if down is not None else "off"
         depth = down.depth if down is not None else False
-        return (
+        text = (
             f"soanet, stages={len(c.stages)}, channels={chans}, downsample={method}, "
             f"downsample_depth={depth}"
         )
+        if c.final_down is not None:
+            text += ", final_downsample=True"
+        if c.outputs != "stages":
+            text += f", outputs={c.outputs}"
+        if c.output_norm != "none":
+            text += f", output_norm={c.output_norm}"
+        return text
