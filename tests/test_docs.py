@@ -248,7 +248,9 @@ def _cell_rows() -> dict[str, list[str]]:
 
 
 def _spell(v: object) -> str:
-    """A default as the spec would write it."""
+    """A default as the spec would write it (None, a key left unset, as `none`)."""
+    if v is None:
+        return "none"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (tuple, list)):

@@ -41,15 +41,18 @@ def as_float(
     val: Value, key: str, low: float, high: float | None, low_open: bool, high_open: bool
 ) -> float:
     v = val.v
+    lo = "(" if low_open else "["
+    hi = ")" if high_open or high is None else "]"  # no number is inf
+    rng = f"{lo}{low:g}, {'inf' if high is None else f'{high:g}'}{hi}"
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _err(f"{key} must be a number, not {describe(v)}", val)
+        hint = f"{key} takes a number in {rng}"
+        if isinstance(v, Symbol):
+            hint += f"; '{v}' is neither a let nor a value of {key}"
+        raise _err(f"{key} must be a number, not {describe(v)}", val, hint)
     x = float(v)
     lo_ok = x > low if low_open else x >= low
     hi_ok = True if high is None else (x < high if high_open else x <= high)
     if not (lo_ok and hi_ok):
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        rng = f"{lo}{low:g}, {'inf' if high is None else f'{high:g}'}{hi}"
         raise _err(f"{key} must be in {rng}, not {v}", val, f"use a value in {rng}")
     return x
 

@@ -96,11 +96,11 @@ def core_params(cfg: CellConfig, size: tuple[int, int, int]) -> int:
     p = token_pixels(cfg)
     total = 0
     if _uses_lin(cfg, "attention"):
-        total += 3 * _lin(ci * p, co * p)
+        total += 3 * ((ci * p) * (co * p) + (co * p if cfg.qkv_bias else 0))
         if cfg.out_proj:
             total += _lin(co * p, co * p)
-    else:
-        total += 3 * conv_params(ci, co, k)
+    else:  # T cells too: q, k, v are conv3 (strided q, k have the same parameters)
+        total += 3 * conv_params(ci, co, k, bias=cfg.qkv_bias)
         if cfg.out_proj:
             total += conv_params(co, co, k)
     if cfg.cosine:

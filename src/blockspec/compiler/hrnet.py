@@ -34,7 +34,7 @@ def build(entries: Entries, plan: Levels, errs: list[SpecError]) -> tuple[ir.HRN
                 for lf in range(l):
                     r = resample(
                         f"level{l}.stage{s}.from{lf}", "down", down_m, tuple(chans[lf : l + 1]),
-                        halve(size, lf, depth), 2, depth,
+                        halve(size, lf, depth), 2, depth, plan.down_norm,
                     )  # fmt: skip
                     res.append(((l, s, lf), r))
             b = slot(
@@ -52,7 +52,7 @@ def build(entries: Entries, plan: Levels, errs: list[SpecError]) -> tuple[ir.HRN
             if lf < l:
                 r = resample(
                     path, "down", down_m, tuple(chans[lf : l + 1]), halve(size, lf, depth), 2,
-                    depth,
+                    depth, plan.down_norm,
                 )  # fmt: skip
                 fus.append(((l, lf), r))
             elif lf > l:

@@ -85,6 +85,9 @@ def resample_stats(node: ir.Resample, inp: ir.Input) -> Stats:
             params += conv_params(f * ci, co, 1, bias=False)
             flops += 2 * f * ci * co * n_out
             mem += BYTES * ci * d * h * w
+            if cfg.norm is not None:  # channel_layer over the f·ci folded channels
+                params += norm_params(cfg.norm, f * ci, h2, w2)
+                mem += BYTES * f * ci * n_out
         d, h, w = d2, h2, w2
     return Stats(params, flops, mem)
 

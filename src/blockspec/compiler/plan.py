@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import Span, SpecError, SpecValueError
-from ..language import DEFAULT_BLOCK, DEFAULT_CHANNELS
+from ..language import BACKBONE_KEYS, DEFAULT_BLOCK, DEFAULT_CHANNELS
 from ..language.schema import ResampleConfig
 from . import ast as A
 from . import ir
@@ -16,7 +16,7 @@ from .state import Entries, Slot
 
 __all__ = [
     "Levels", "halve", "channels", "block_list", "one_block", "resample", "slot",
-    "DEFAULT_BLOCK_LIT",
+    "down_norm", "DEFAULT_BLOCK_LIT",
 ]  # fmt: skip
 
 DEFAULT_BLOCK_LIT = A.StrLit(
@@ -39,6 +39,7 @@ class Levels:
     down_m: str
     up_m: str
     spans: tuple
+    down_norm: str | None = None  # the merge steps' norm (`downsample_norm`), None: none
 
 
 def halve(size: Size, times: int, depth: bool) -> Size:
@@ -129,6 +130,26 @@ def one_block(entries: Entries, key: str, errs: list[SpecError]) -> A.StrLit | N
     return convert(entries, key, as_string, errs)  # type: ignore[return-value]
 
 
+def down_norm(entries: Entries, kind: str, method: str | None, errs: list[SpecError]) -> str | None:
+    """The norm of the merge steps (`downsample_norm`), None for `none`; an error unless the
+    backbone downsamples by `merge` (`method`, None when it does not downsample)."""
+    name = convert(entries, "downsample_norm", BACKBONE_KEYS[kind]["downsample_norm"], errs)
+    if name is None or name == "none":
+        return None
+    if method != "merge":
+        how = f"downsample = {method}" if method else "no downsampling"
+        errs.append(
+            SpecValueError(
+                f"downsample_norm = {name} needs downsample = merge, not {how}",
+                entries.values["downsample_norm"].span,
+                "the norm sits between the fold and the conv1 of a merge step: write "
+                "downsample = merge, or remove downsample_norm",
+            )
+        )
+        return None
+    return str(name)
+
+
 def resample(
     path: str,
     direction: str,
@@ -137,14 +158,17 @@ def resample(
     size_in: Size,
     factor: int,
     depth: bool,
+    norm: str | None = None,
 ) -> ir.Resample:
-    """One resampler: `len(chans) - 1` halvings down, or one upsampling by `factor`."""
+    """One resampler: `len(chans) - 1` halvings down (each merge step normed by `norm`), or
+    one upsampling by `factor`."""
     if direction == "down":
         size_out = halve(size_in, len(chans) - 1, depth)
     else:
         d, h, w = size_in
         size_out = (d * factor if depth else d, h * factor, w * factor)
-    cfg = ResampleConfig(direction, method, chans, factor, depth)
+    norm = norm if direction == "down" else None
+    cfg = ResampleConfig(direction, method, chans, factor, depth, norm)
     return ir.Resample(path, cfg, size_in, size_out)
 
 

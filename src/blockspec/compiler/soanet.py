@@ -11,7 +11,7 @@ from ..language import BACKBONE_KEYS, DEFAULT_CHANNELS
 from . import ir
 from .entries import convert
 from .outputs import backbone_outputs
-from .plan import block_list, channels, halve, resample, slot
+from .plan import block_list, channels, down_norm, halve, resample, slot
 from .state import Entries, Slot, Unit
 
 __all__ = ["build"]
@@ -88,6 +88,7 @@ def build(
             method = "interpolate" if down_v.v else None
         else:
             method = convert(entries, "downsample", _DOWN, errs, "interpolate")  # type: ignore[assignment]
+    norm = down_norm(entries, "soanet", method, errs)
     counts = [s if method else 0 for s in range(n)]
     final = _final(entries, method, errs)
     chans = _channels(entries, n, counts, final, errs)
@@ -119,6 +120,7 @@ def build(
                     halve(size, counts[s - 1], depth),
                     2,
                     depth,
+                    norm,
                 )  # fmt: skip
             )
             prev = chans[s]
@@ -130,7 +132,9 @@ def build(
     if final:
         assert method is not None
         s_in = halve(size, counts[-1], depth)
-        final_down = resample("down_out", "down", method, (chans[n - 1], chans[n]), s_in, 2, depth)
+        final_down = resample(
+            "down_out", "down", method, (chans[n - 1], chans[n]), s_in, 2, depth, norm
+        )
     spans = (("stages", lits_val.span),)
     net = ir.SOANet(
         tuple(stages),  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from ..errors import SpecError, SpecValueError
 from ..language import BACKBONE_KEYS, DEFAULT_LEVELS, MAX_LEVELS, MAX_RESAMPLE_STEPS
 from . import hrnet, soanet, unet
 from .entries import convert
-from .plan import DEFAULT_BLOCK_LIT, Levels, block_list, channels
+from .plan import DEFAULT_BLOCK_LIT, Levels, block_list, channels, down_norm
 from .state import Unit
 
 __all__ = ["run"]
@@ -70,6 +70,7 @@ def _levels(unit: Unit, kind: str, entries, c_in: int, size, depth: bool, errs):
         return None
     down_m = convert(entries, "downsample", keys["downsample"], errs, "interpolate")
     up_m = convert(entries, "upsample", keys["upsample"], errs, "linear")
+    norm = down_norm(entries, kind, str(down_m), errs)
     chans = channels(entries, n, list(range(n)), errs)
     blocks = block_list(entries, "blocks", n, errs, [DEFAULT_BLOCK_LIT])
     if blocks is None:
@@ -87,5 +88,5 @@ def _levels(unit: Unit, kind: str, entries, c_in: int, size, depth: bool, errs):
             )
     # a `levels` value that breaks a size rule is pointed at; the default is not in the text
     spans = (("levels", entries.values["levels"].span),) if "levels" in entries.values else ()
-    plan = Levels(c_in, size, depth, n, chans, tuple(blocks), str(down_m), str(up_m), spans)
+    plan = Levels(c_in, size, depth, n, chans, tuple(blocks), str(down_m), str(up_m), spans, norm)
     return _BUILDERS[kind](entries, plan, errs)

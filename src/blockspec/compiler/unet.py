@@ -27,9 +27,11 @@ def build(entries: Entries, plan: Levels, errs: list[SpecError]) -> tuple[ir.UNe
                  l, l, depth)
         )  # fmt: skip
         slots.append(encs[-1])
-        downs.append(
-            resample(f"level{l}.down", "down", plan.down_m, (chans[l], chans[l]), s_l, 2, depth)
-        )
+        down = resample(
+            f"level{l}.down", "down", plan.down_m, (chans[l], chans[l]), s_l, 2, depth,
+            plan.down_norm,
+        )  # fmt: skip
+        downs.append(down)
     bridge = slot("bridge", bridge_lit, chans[-1], chans[-1], halve(size, n, depth), n, n, depth)
     slots.append(bridge)
     ups: list = [None] * n

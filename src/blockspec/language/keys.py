@@ -75,9 +75,11 @@ CELL_KEYS: dict[str, CellKey] = {
     "mixer": CellKey(_name(O.MIXER_KINDS), "conv", "lin_ok", inert="conv"),
     "mixer_ratio": CellKey(Type("float", lo=0.0, lo_open=True), 4.0),
     "norm": CellKey(_name(O.NORMS), "instance2d"),
+    "norm_eps": CellKey(Type("float", lo=0.0, lo_open=True), None),  # None: torch's eps
     "activation": CellKey(_name(O.ACTIVATIONS), "prelu"),
     "cosine": CellKey(_BOOL, True, "attention"),
     "normalize_qk": CellKey(_BOOL, True, "attention"),
+    "qkv_bias": CellKey(_BOOL, True, "attention", inert=True),
     "rel_pos_bias": CellKey(_BOOL, True, "windowed", inert=False, inert_for="temporal"),
     "out_proj": CellKey(_BOOL, True, "attention"),
     "att_dropout": CellKey(_PROB, 0.0, "attention"),
@@ -111,23 +113,24 @@ STEM_KEYS: dict[str, Type] = {
     "class_token": _BOOL,
 }
 _DOWN = _name(O.DOWNSAMPLE)
+_DOWN_NORM = _name(O.DOWNSAMPLE_NORMS)
 _UP = _name(O.UPSAMPLE)
 BACKBONE_KEYS: dict[str, dict[str, Type]] = {
     "unet": {
         "channels": Type("channels"), "levels": _POS_INT, "blocks": Type("blocks"),
         "decoder": Type("blocks"), "bridge": Type("block"), "gate": _BOOL,
         "downsample": _DOWN, "upsample": _UP, "downsample_depth": _BOOL,
-        "drop_path_rate": _PROB, "deep_supervision": _BOOL,
+        "downsample_norm": _DOWN_NORM, "drop_path_rate": _PROB, "deep_supervision": _BOOL,
     },
     "hrnet": {
         "channels": Type("channels"), "levels": _POS_INT, "blocks": Type("blocks"),
         "fusion": Type("block"), "downsample": _DOWN, "upsample": _UP,
-        "downsample_depth": _BOOL, "drop_path_rate": _PROB,
+        "downsample_depth": _BOOL, "downsample_norm": _DOWN_NORM, "drop_path_rate": _PROB,
     },
     "soanet": {
         "channels": Type("channels"), "stages": Type("blocks"),
         "downsample": Type("downsample", options=tuple(O.DOWNSAMPLE)),
-        "downsample_depth": _BOOL, "drop_path_rate": _PROB,
+        "downsample_depth": _BOOL, "downsample_norm": _DOWN_NORM, "drop_path_rate": _PROB,
         "final_downsample": _BOOL, "outputs": _name(O.SOANET_OUTPUTS),
         "output_norm": _name(O.OUTPUT_NORMS),
     },

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 __all__ = [
     "NORMS", "ACTIVATIONS", "ATTENTION_KINDS", "MIXER_KINDS", "WINDOW_SIZING", "LAYOUTS",
-    "DOWNSAMPLE", "UPSAMPLE", "STEM_NORMS", "BACKBONES", "HEADS", "VALUE_NAMES",
-    "FRAME_MIXING_NORMS", "REL_POS_TABLES", "SOANET_OUTPUTS", "OUTPUT_NORMS", "POS_EMBEDS",
-    "HEAD_NORMS", "POOLS",
+    "DOWNSAMPLE", "DOWNSAMPLE_NORMS", "UPSAMPLE", "STEM_NORMS", "BACKBONES", "HEADS",
+    "VALUE_NAMES", "FRAME_MIXING_NORMS", "REL_POS_TABLES", "SOANET_OUTPUTS", "OUTPUT_NORMS",
+    "POS_EMBEDS", "HEAD_NORMS", "POOLS",
 ]  # fmt: skip
 
 
@@ -65,6 +65,9 @@ parallel         x + core(norm(x)) + mixer(norm(x))
 interpolate      linear interpolation to half size, then conv1
 stride           a conv with stride 2
 merge            fold 2x2 (or 2x2x2) neighbours into channels, then a bias-free conv1
+[DOWNSAMPLE_NORMS]
+none             no norm in a downsampling step
+channel_layer    with merge: LayerNorm over the 4C (8C) folded channels at every pixel before conv1
 [UPSAMPLE]
 linear           linear interpolation, then conv1
 nearest          nearest-neighbour interpolation, then conv1
@@ -104,6 +107,8 @@ MIXER_KINDS: dict[str, str] = _OPTIONS["MIXER_KINDS"]
 WINDOW_SIZING: dict[str, str] = _OPTIONS["WINDOW_SIZING"]
 LAYOUTS: dict[str, str] = _OPTIONS["LAYOUTS"]
 DOWNSAMPLE: dict[str, str] = _OPTIONS["DOWNSAMPLE"]
+#: the norm inside a `merge` downsampling step (backbone key `downsample_norm`)
+DOWNSAMPLE_NORMS: dict[str, str] = _OPTIONS["DOWNSAMPLE_NORMS"]
 UPSAMPLE: dict[str, str] = _OPTIONS["UPSAMPLE"]
 #: the stem's norm: any norm, or none
 STEM_NORMS: dict[str, str] = {**NORMS, "none": "no norm after the patch embedding"}
@@ -119,8 +124,8 @@ POOLS: dict[str, str] = _OPTIONS["POOLS"]
 #: every bare name that stands for a value of some key; a `let` may not take one
 VALUE_NAMES: frozenset[str] = frozenset().union(
     NORMS, ACTIVATIONS, ATTENTION_KINDS, MIXER_KINDS, WINDOW_SIZING, LAYOUTS, DOWNSAMPLE,
-    UPSAMPLE, STEM_NORMS, BACKBONES, HEADS, REL_POS_TABLES, SOANET_OUTPUTS, OUTPUT_NORMS,
-    POS_EMBEDS, HEAD_NORMS, POOLS,
+    DOWNSAMPLE_NORMS, UPSAMPLE, STEM_NORMS, BACKBONES, HEADS, REL_POS_TABLES, SOANET_OUTPUTS,
+    OUTPUT_NORMS, POS_EMBEDS, HEAD_NORMS, POOLS,
 )  # fmt: skip
 
 #: norms whose statistics mix frames (a causal temporal cell may not use them)

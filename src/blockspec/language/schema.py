@@ -45,9 +45,11 @@ class CellConfig:
     mixer: str = _D["mixer"]  # "conv" | "lin"
     mixer_ratio: float = _D["mixer_ratio"]
     norm: str = _D["norm"]
+    norm_eps: float | None = _D["norm_eps"]  # every norm's eps; None: torch's default
     activation: str = _D["activation"]
     cosine: bool = _D["cosine"]
     normalize_qk: bool = _D["normalize_qk"]
+    qkv_bias: bool = _D["qkv_bias"]  # Q, K, V projections with a bias
     rel_pos_bias: bool = _D["rel_pos_bias"]
     out_proj: bool = _D["out_proj"]
     att_dropout: float = _D["att_dropout"]
@@ -88,7 +90,8 @@ class ResampleConfig:
     ``channels[i] -> channels[i + 1]``, each by ``method`` ("interpolate" | "stride" | "merge").
     ``direction = "up"``: one interpolation by ``factor`` (``method`` "linear" | "nearest") then a
     conv1 ``channels[0] -> channels[-1]`` (``channels`` has two entries).
-    ``depth``: D is halved / multiplied too.
+    ``depth``: D is halved / multiplied too. ``norm``: "channel_layer" puts a LayerNorm over
+    the folded channels in every ``merge`` step (between the fold and the conv1), else None.
     """
 
     direction: str  # "down" | "up"
@@ -96,6 +99,7 @@ class ResampleConfig:
     channels: tuple[int, ...]
     factor: int = 2
     depth: bool = False
+    norm: str | None = None
 
 
 @dataclass(frozen=True)

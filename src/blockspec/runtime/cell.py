@@ -30,14 +30,14 @@ class Cell(nn.Module):
         self.cfg = cfg
         self.parallel = cfg.layout == "parallel"
         self.proj = family_conv(cfg.family, cfg.c_in, cfg.c_out) if cfg.c_in != cfg.c_out else None
-        self.norm1 = build_norm(cfg.norm, cfg.c_in, cfg.size)
+        self.norm1 = build_norm(cfg.norm, cfg.c_in, cfg.size, cfg.norm_eps)
         self.core_name = "core" if cfg.family in CONV_FAMILIES else "attn"
         self.add_module(self.core_name, build_core(cfg))
         self.norm2 = None
         self.mixer = None
         if cfg.has_mixer:
             if not self.parallel:
-                self.norm2 = build_norm(cfg.norm, cfg.c_out, cfg.size)
+                self.norm2 = build_norm(cfg.norm, cfg.c_out, cfg.size, cfg.norm_eps)
             self.mixer = build_mixer(cfg, cfg.c_in if self.parallel else cfg.c_out)
         self.drop_path = DropPath(cfg.dropout)
 
@@ -57,8 +57,9 @@ class Cell(nn.Module):
 
     def extra_repr(self) -> str:
         c = self.cfg
+        eps = "" if c.norm_eps is None else f"(eps={c.norm_eps:g})"
         return (
             f"code={c.code}, {c.c_in}->{c.c_out}, size={c.size}, layout={c.layout}, "
-            f"norm={c.norm}, mixer={c.mixer if c.has_mixer else None}, "
+            f"norm={c.norm}{eps}, mixer={c.mixer if c.has_mixer else None}, "
             f"mixer_ratio={c.mixer_ratio}, activation={c.activation}, dropout={c.dropout}"
         )

@@ -32,8 +32,10 @@ class Conv3(nn.Conv2d):
     batch (much faster on CPU than a ``(1, 3, 3)`` Conv3d). ``stride`` acts on (H, W).
     """
 
-    def __init__(self, c_in: int, c_out: int, stride: tuple[int, int] = (1, 1)) -> None:
-        super().__init__(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=True)
+    def __init__(
+        self, c_in: int, c_out: int, stride: tuple[int, int] = (1, 1), bias: bool = True
+    ) -> None:
+        super().__init__(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:  # [B, C, D, H, W] -> [B, C_out, D, H', W']
         return self.forward_with(x, self.weight, self.bias)
@@ -46,9 +48,10 @@ class Conv3(nn.Conv2d):
         return y.reshape(b, d, y.shape[1], y.shape[2], y.shape[3]).transpose(1, 2)
 
 
-def conv3(c_in: int, c_out: int, stride: tuple[int, int] = (1, 1)) -> Conv3:
-    """Per-frame 3x3 conv with bias: 9·c_in·c_out + c_out parameters."""
-    return Conv3(c_in, c_out, stride)
+def conv3(c_in: int, c_out: int, stride: tuple[int, int] = (1, 1), bias: bool = True) -> Conv3:
+    """Per-frame 3x3 conv, with bias unless ``bias`` is false: 9·c_in·c_out + c_out
+    parameters (without the c_out of the bias)."""
+    return Conv3(c_in, c_out, stride, bias)
 
 
 #: torch (``ConvParams::use_mkldnn``) sends a CPU conv3d with a small kernel at batch 1 to its
@@ -151,14 +154,17 @@ class FrameConv3d(nn.Conv3d):
         )
 
 
-def conv333(c_in: int, c_out: int) -> FrameConv3d:
-    """3x3x3 conv, zero padding 1, with bias: 27·c_in·c_out + c_out parameters."""
-    return FrameConv3d(c_in, c_out, kernel_size=3, padding=1, bias=True)
+def conv333(c_in: int, c_out: int, bias: bool = True) -> FrameConv3d:
+    """3x3x3 conv, zero padding 1, with bias unless ``bias`` is false: 27·c_in·c_out + c_out
+    parameters (without the c_out of the bias)."""
+    return FrameConv3d(c_in, c_out, kernel_size=3, padding=1, bias=bias)
 
 
-def family_conv(family: str, c_in: int, c_out: int) -> nn.Module:
+def family_conv(family: str, c_in: int, c_out: int, bias: bool = True) -> nn.Module:
     """The family's convolution (Q/K/V, output projection, P): conv333 for 3D families."""
-    return conv333(c_in, c_out) if family in FAMILIES_3D else conv3(c_in, c_out)
+    if family in FAMILIES_3D:
+        return conv333(c_in, c_out, bias)
+    return conv3(c_in, c_out, bias=bias)
 
 
 def token_shape(cfg: CellConfig) -> tuple[int, int, int]:

@@ -1,7 +1,8 @@
 """Norms over ``[B, C, D, H, W]`` maps (SEMANTICS.md, Norms).
 
 Each class subclasses the torch norm it wraps, so a cell's ``norm1.weight`` is the norm's own
-parameter (no extra nesting in ``state_dict`` keys). Epsilons and momenta are torch defaults.
+parameter (no extra nesting in ``state_dict`` keys). Momenta are torch defaults; the epsilon
+is torch's default unless a factory is given one (the cell key ``norm_eps``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "ChannelLayerNorm",
     "FrameLayerNorm",
     "InstanceNorm2dFrames",
+    "DEFAULT_EPS",
     "NORM_LAYERS",
     "build_norm",
 ]
@@ -39,11 +41,11 @@ class FrameLayerNorm(nn.LayerNorm):
     Needs the static H, W it was built for; another size raises `ShapeError`.
     """
 
-    def __init__(self, channels: int, size: Size) -> None:
+    def __init__(self, channels: int, size: Size, eps: float = 1e-5) -> None:
         _, h, w = size
         if h is None or w is None:
             raise ShapeError("norm 'layer' needs a static H and W (the map size is dynamic)")
-        super().__init__((channels, h, w))
+        super().__init__((channels, h, w), eps=eps)
 
     def forward(self, x: Tensor) -> Tensor:
         _, hh, ww = self.normalized_shape
@@ -58,8 +60,8 @@ class FrameLayerNorm(nn.LayerNorm):
 class ChannelLayerNorm(nn.LayerNorm):
     """`channel_layer`: LayerNorm over C at every pixel, affine (2C), as in ViT/Swin."""
 
-    def __init__(self, channels: int) -> None:
-        super().__init__(channels)
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__(channels, eps=eps)
 
     def forward(self, x: Tensor) -> Tensor:
         # explicit axes (no negative dims): [B, C, D, H, W] <-> [B, D, H, W, C]; ONNX friendly
@@ -80,23 +82,26 @@ class InstanceNorm2dFrames(nn.InstanceNorm2d):
         return _unframes(super().forward(_frames(x)), x.shape[0])
 
 
-#: norm name -> a factory ``(channels, size) -> module``; the names are the language's
-#: (`blockspec.language.options.NORMS`), checked by a test
-NORM_LAYERS: dict[str, Callable[[int, Size], nn.Module]] = {
+#: norm name -> a factory ``(channels, size, eps) -> module``; the names are the language's
+#: (`blockspec.language.options.NORMS`), checked by a test. Every kind has an eps (torch's
+#: default 1e-5 for all of them).
+NORM_LAYERS: dict[str, Callable[[int, Size, float], nn.Module]] = {
     "layer": FrameLayerNorm,
-    "channel_layer": lambda c, size: ChannelLayerNorm(c),
-    "batch2d": lambda c, size: BatchNorm2dFrames(c),
-    "instance2d": lambda c, size: InstanceNorm2dFrames(c),
-    "batch3d": lambda c, size: nn.BatchNorm3d(c),
-    "instance3d": lambda c, size: nn.InstanceNorm3d(c),
+    "channel_layer": lambda c, size, eps: ChannelLayerNorm(c, eps=eps),
+    "batch2d": lambda c, size, eps: BatchNorm2dFrames(c, eps=eps),
+    "instance2d": lambda c, size, eps: InstanceNorm2dFrames(c, eps=eps),
+    "batch3d": lambda c, size, eps: nn.BatchNorm3d(c, eps=eps),
+    "instance3d": lambda c, size, eps: nn.InstanceNorm3d(c, eps=eps),
 }
+#: torch's default eps of every norm above
+DEFAULT_EPS = 1e-5
 
 
-def build_norm(kind: str, channels: int, size: Size) -> nn.Module:
+def build_norm(kind: str, channels: int, size: Size, eps: float | None = None) -> nn.Module:
     """A norm of ``kind`` (a language norm name) over ``channels``; ``size`` is the (D, H, W)
-    of the map it normalises (only `layer` uses it)."""
+    of the map it normalises (only `layer` uses it); ``eps`` None is torch's default."""
     try:
         factory = NORM_LAYERS[kind]
     except KeyError:
         raise SpecValueError(f"unknown norm {kind!r}") from None
-    return factory(channels, size)
+    return factory(channels, size, DEFAULT_EPS if eps is None else float(eps))

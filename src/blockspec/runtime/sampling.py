@@ -7,13 +7,16 @@
   ``interpolate`` = trilinear x1/2 (D factor 1 without depth, which is bilinear per frame) then
   a 1x1x1 conv with bias; ``stride`` = a 3x3 conv per frame (3x3x3 with depth) with stride 2,
   padding 1 and bias; ``merge`` = space-to-depth 2x2 (2x2x2) to 4C (8C) channels ordered
-  ``(c, dh, dw[, dd])`` with c outermost, then a 1x1x1 conv without bias.
+  ``(c, dh, dw[, dd])`` with c outermost, then (with ``norm = "channel_layer"``) ``norm``, an
+  affine LayerNorm (eps 1e-5) over those 4C (8C) channels at every pixel, then a 1x1x1 conv
+  without bias.
 - ``direction = "up"``: one interpolation by ``factor`` in H, W (and D with ``depth``;
   ``linear`` = trilinear with ``align_corners=False``, or ``nearest``), then ``conv``, a 1x1x1
   conv ``channels[0] -> channels[-1]`` with bias.
 
-State-dict keys: ``step{i}.conv.weight`` / ``step{i}.conv.bias`` (down) and ``conv.weight`` /
-``conv.bias`` (up). All tensors are ``[B, C, D, H, W]``.
+State-dict keys: ``step{i}.conv.weight`` / ``step{i}.conv.bias`` (down; a merge step with a
+norm also ``step{i}.norm.weight`` / ``step{i}.norm.bias``, before the conv) and
+``conv.weight`` / ``conv.bias`` (up). All tensors are ``[B, C, D, H, W]``.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from torch import nn
 from blockspec.errors import ShapeError
 from blockspec.runtime.config import ResampleConfig
 from blockspec.runtime.layers import FrameConv3d, conv3
+from blockspec.runtime.norms import ChannelLayerNorm
 
 __all__ = ["DownStep", "Resample", "space_to_depth", "upsample"]
 
 DOWN_METHODS = ("interpolate", "stride", "merge")
+DOWN_NORMS = (None, "channel_layer")  # the norm of a merge step (None: no norm)
 UP_METHODS = ("linear", "nearest")
 _AXES = ("D", "H", "W")
 
@@ -60,18 +65,26 @@ def _check_halvable(x: torch.Tensor, depth: bool) -> None:
 
 
 class DownStep(nn.Module):
-    """One x1/2 step ``c_in -> c_out`` by ``method``; its only parameters are in ``conv``."""
+    """One x1/2 step ``c_in -> c_out`` by ``method``; its parameters are in ``conv`` (and, for
+    a merge step with ``norm = "channel_layer"``, in ``norm``, built first)."""
 
-    def __init__(self, method: str, c_in: int, c_out: int, depth: bool = False) -> None:
+    def __init__(
+        self, method: str, c_in: int, c_out: int, depth: bool = False, norm: str | None = None
+    ) -> None:
         super().__init__()
         if method not in DOWN_METHODS:
             raise ValueError(
                 f"unknown downsample method {method!r}; expected one of {DOWN_METHODS}"
             )
+        if norm not in DOWN_NORMS:
+            raise ValueError(f"unknown downsample norm {norm!r}; expected one of {DOWN_NORMS}")
+        if norm is not None and method != "merge":
+            raise ValueError(f"a downsample norm needs the merge method, not {method!r}")
         self.method = method
         self.c_in = c_in
         self.c_out = c_out
         self.depth = depth
+        self.norm: nn.Module | None = None
         if method == "interpolate":
             self.conv = nn.Conv3d(c_in, c_out, kernel_size=1, bias=True)
         elif method == "stride":
@@ -81,6 +94,8 @@ class DownStep(nn.Module):
                 self.conv = conv3(c_in, c_out, stride=(2, 2))
         else:  # merge
             folded = c_in * (8 if depth else 4)
+            if norm == "channel_layer":
+                self.norm = ChannelLayerNorm(folded)
             self.conv = nn.Conv3d(folded, c_out, kernel_size=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,6 +105,8 @@ class DownStep(nn.Module):
             x = F.interpolate(x, scale_factor=scale, mode="trilinear", align_corners=False)
         elif self.method == "merge":
             x = space_to_depth(x, self.depth)
+            if self.norm is not None:
+                x = self.norm(x)
         return self.conv(x)
 
     def extra_repr(self) -> str:
@@ -107,7 +124,8 @@ class Resample(nn.Module):
             raise ValueError(f"a resampler needs at least two channel counts, got {cfg.channels}")
         if cfg.direction == "down":
             for i, (c_in, c_out) in enumerate(pairwise(cfg.channels)):
-                self.add_module(f"step{i}", DownStep(cfg.method, c_in, c_out, cfg.depth))
+                step = DownStep(cfg.method, c_in, c_out, cfg.depth, cfg.norm)
+                self.add_module(f"step{i}", step)
         elif cfg.direction == "up":
             if cfg.method not in UP_METHODS:
                 raise ValueError(
@@ -135,7 +153,8 @@ class Resample(nn.Module):
         c = self.cfg
         chans = " -> ".join(str(n) for n in c.channels)
         if c.direction == "down":
-            return f"down x1/{2**self.steps} ({c.method}), channels {chans}, depth={c.depth}"
+            norm = "" if c.norm is None else f", norm={c.norm}"
+            return f"down x1/{2**self.steps} ({c.method}), channels {chans}, depth={c.depth}{norm}"
         return f"up x{c.factor} ({c.method}), channels {chans}, depth={c.depth}"
 
 

@@ -149,7 +149,8 @@ class WindowAttention(nn.Module):
     ``token``: pixels per token (H, W, D) for the `lin` projections. ``grid``: the group's
     grid of tokens, in the order `partition` flattens it, for the position table (empty when
     there is no table). Parameters, built in this order: ``q``, ``k``, ``v``, ``out``
-    (when ``out_proj``), ``tau`` (when ``cosine``), ``pos_table`` (when ``rel_pos_bias``).
+    (when ``out_proj``), ``tau`` (when ``cosine``), ``pos_table`` (when ``rel_pos_bias``);
+    ``q``, ``k``, ``v`` have no bias when ``qkv_bias`` is false (``out`` always has one).
     """
 
     def __init__(self, cfg: CellConfig, token: tuple[int, int, int], grid: Sequence[int]) -> None:
@@ -159,17 +160,17 @@ class WindowAttention(nn.Module):
         self.heads = cfg.heads
         self.lin = cfg.attention == "lin"
         self.token_pixels = token[0] * token[1] * token[2]
-        c_in, c_out = cfg.c_in, cfg.c_out
+        c_in, c_out, qkv_bias = cfg.c_in, cfg.c_out, cfg.qkv_bias
         if self.lin:
             p = self.token_pixels
-            self.q: nn.Module = nn.Linear(c_in * p, c_out * p)
-            self.k: nn.Module = nn.Linear(c_in * p, c_out * p)
-            self.v: nn.Module = nn.Linear(c_in * p, c_out * p)
+            self.q: nn.Module = nn.Linear(c_in * p, c_out * p, bias=qkv_bias)
+            self.k: nn.Module = nn.Linear(c_in * p, c_out * p, bias=qkv_bias)
+            self.v: nn.Module = nn.Linear(c_in * p, c_out * p, bias=qkv_bias)
             self.out: nn.Module | None = nn.Linear(c_out * p, c_out * p) if cfg.out_proj else None
         else:
-            self.q = family_conv(cfg.family, c_in, c_out)
-            self.k = family_conv(cfg.family, c_in, c_out)
-            self.v = family_conv(cfg.family, c_in, c_out)
+            self.q = family_conv(cfg.family, c_in, c_out, qkv_bias)
+            self.k = family_conv(cfg.family, c_in, c_out, qkv_bias)
+            self.v = family_conv(cfg.family, c_in, c_out, qkv_bias)
             self.out = family_conv(cfg.family, c_out, c_out) if cfg.out_proj else None
         self.tau: nn.Parameter | None = (
             nn.Parameter(torch.full((cfg.heads,), LOG_TAU_INIT)) if cfg.cosine else None
@@ -248,7 +249,7 @@ class WindowAttention(nn.Module):
         # Q, K and V in one projection with the three weights concatenated at run time (the
         # parameters stay separate): one GEMM/conv and one token cut instead of three
         weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
-        bias = torch.cat([self.q.bias, self.k.bias, self.v.bias])
+        bias = torch.cat([self.q.bias, self.k.bias, self.v.bias]) if self.cfg.qkv_bias else None
         if self.lin:
             # per-token lins: Q/K/V of a token depend on that token only, so rolling the input
             # first equals rolling q, k, v after their lins (Sh tokens are voxels)
@@ -267,7 +268,7 @@ class WindowAttention(nn.Module):
 
     def extra_repr(self) -> str:
         keys = ("heads", "window", "patch", "attention", "cosine", "normalize_qk", "rel_pos_bias")
-        return describe(self.cfg, (*keys, "out_proj", "att_dropout"))
+        return describe(self.cfg, (*keys, "qkv_bias", "out_proj", "att_dropout"))
 
     # ---- helpers for subclasses ------------------------------------------------------------
     def require_windows(self, x: Tensor, depth: bool) -> None:

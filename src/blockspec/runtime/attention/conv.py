@@ -1,5 +1,6 @@
 """The convolution core of `C2` / `C3` cells: conv (conv3 / conv333) C_in -> C_out, a norm of
-the cell's kind over C_out, the activation. It sits where attention would in a cell."""
+the cell's kind (eps ``norm_eps``) over C_out, the activation. It sits where attention would
+in a cell."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class ConvCore(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.conv = family_conv(cfg.family, cfg.c_in, cfg.c_out)
-        self.norm = build_norm(cfg.norm, cfg.c_out, cfg.size)
+        self.norm = build_norm(cfg.norm, cfg.c_out, cfg.size, cfg.norm_eps)
         self.act = build_activation(cfg.activation)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -3,7 +3,7 @@
 Q and K are `conv3` with stride ``temporal_stride`` in (H, W); V is `conv3` at full size. A
 head's token is its C_out/n channels × all pixels of a frame (H'·W' for q/k, H·W for v). No
 position bias: frames are exchangeable; ``causal`` lets frame t see frames <= t only.
-Always conv Q/K/V (``attention = lin`` does not apply).
+Always conv Q/K/V (``attention = lin`` does not apply), without bias when ``qkv_bias`` is false.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ class TemporalAttention(nn.Module):
         check_heads(cfg)
         self.cfg = cfg
         self.stride = tuple(cfg.temporal_stride)
-        self.q = conv3(cfg.c_in, cfg.c_out, stride=self.stride)
-        self.k = conv3(cfg.c_in, cfg.c_out, stride=self.stride)
-        self.v = conv3(cfg.c_in, cfg.c_out)
+        qkv_bias = cfg.qkv_bias
+        self.q = conv3(cfg.c_in, cfg.c_out, stride=self.stride, bias=qkv_bias)
+        self.k = conv3(cfg.c_in, cfg.c_out, stride=self.stride, bias=qkv_bias)
+        self.v = conv3(cfg.c_in, cfg.c_out, bias=qkv_bias)
         self.out = conv3(cfg.c_out, cfg.c_out) if cfg.out_proj else None
         self.tau = nn.Parameter(torch.full((cfg.heads,), LOG_TAU_INIT)) if cfg.cosine else None
 
@@ -58,5 +59,6 @@ class TemporalAttention(nn.Module):
         return y
 
     def extra_repr(self) -> str:
-        keys = ("heads", "temporal_stride", "causal", "cosine", "normalize_qk", "out_proj")
+        keys = ("heads", "temporal_stride", "causal", "cosine", "normalize_qk", "qkv_bias")
+        keys = (*keys, "out_proj")
         return describe(self.cfg, (*keys, "att_dropout"))
