@@ -11,6 +11,7 @@ needs it; a model or argument the language cannot express raises `UnsupportedMod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ._common import ConversionError, UnsupportedModelError, build
@@ -46,10 +47,10 @@ def _monai_families() -> dict[str, Any]:
     return {"SwinUNETR": _monai_swin, "SwinTransformer": _monai_swin, "ViT": _monai_vit}
 
 
-def _convert(model: Any, family: Any) -> tuple[str, dict]:
+def _convert(model: Any, family: Any, **options: Any) -> tuple[str, dict]:
     from .. import api
 
-    text = family.spec_text(model)
+    text = family.spec_text(model, **options)
     ours = api.compile(text, seed=0)
     return text, family.convert(model, ours)
 
@@ -59,10 +60,15 @@ def to_spec_timm(model: Any) -> tuple[str, dict]:
     return _convert(model, _family(model, _timm_families(), "timm"))
 
 
-def to_spec_monai(model: Any) -> tuple[str, dict]:
-    """``(spec_text, state_dict)`` of a MONAI SwinUNETR (its ``swinViT`` encoder),
-    SwinTransformer or ViT instance."""
-    return _convert(model, _family(model, _monai_families(), "MONAI"))
+def to_spec_monai(model: Any, size: Sequence[int] | None = None) -> tuple[str, dict]:
+    """``(spec_text, state_dict)`` of a MONAI SwinUNETR (its ``swinViT`` encoder; the decoder is
+    not converted), SwinTransformer or ViT instance. `size` is the input size (s0, s1, s2)
+    the spec is written for: MONAI's Swin keeps none (default 96^3); a ViT's default is the
+    cube (square) its patch count implies."""
+    family = _family(model, _monai_families(), "MONAI")
+    if size is None and family.__name__.endswith("_monai_swin"):
+        size = (96, 96, 96)
+    return _convert(model, family, size=size)
 
 
 def _loaded(text: str, state: dict, model: Any) -> Any:
@@ -76,9 +82,9 @@ def from_timm(model: Any) -> Any:
     return _loaded(text, state, model)
 
 
-def from_monai(model: Any) -> Any:
+def from_monai(model: Any, size: Sequence[int] | None = None) -> Any:
     """The compiled blockspec model of a MONAI model, its weights loaded (eval mode)."""
-    text, state = to_spec_monai(model)
+    text, state = to_spec_monai(model, size)
     return _loaded(text, state, model)
 
 
@@ -92,7 +98,9 @@ def from_timm_state_dict(name: str, state_dict: dict, **kwargs: Any) -> Any:
     return from_timm(ref)
 
 
-def from_monai_state_dict(kind: str, state_dict: dict, **kwargs: Any) -> Any:
+def from_monai_state_dict(
+    kind: str, state_dict: dict, size: Sequence[int] | None = None, **kwargs: Any
+) -> Any:
     """`from_monai` of ``monai.networks.nets.<kind>(**kwargs)`` with `state_dict` loaded
     strictly; `kind` is "SwinUNETR", "SwinTransformer" or "ViT"."""
     if kind not in _MONAI_KINDS:
@@ -103,4 +111,4 @@ def from_monai_state_dict(kind: str, state_dict: dict, **kwargs: Any) -> Any:
 
     ref = getattr(nets, kind)(**kwargs)
     ref.load_state_dict(state_dict, strict=True)
-    return from_monai(ref)
+    return from_monai(ref, size)

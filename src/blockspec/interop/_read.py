@@ -7,7 +7,7 @@ from typing import Any
 
 from ._common import refuse
 
-__all__ = ["activation", "drop_path_rate", "hw_spec", "layer_norm_eps", "probability"]
+__all__ = ["activation", "dhw_spec", "drop_path_rate", "hw_spec", "layer_norm_eps", "probability"]
 
 
 def hw_spec(h: int, w: int) -> tuple[list[str], str, str]:
@@ -15,6 +15,15 @@ def hw_spec(h: int, w: int) -> tuple[list[str], str, str]:
     if h == w:
         return [f"let SIZE = {h}"], "SIZE", "SIZE"
     return [f"let SIZE_H = {h}", f"let SIZE_W = {w}"], "SIZE_H", "SIZE_W"
+
+
+def dhw_spec(size: Sequence[int]) -> tuple[list[str], str]:
+    """The size `let`s of a 3D input (s0, s1, s2) = (D, H, W) and its `input` entries."""
+    d, h, w = (int(s) for s in size)
+    if d == h == w:
+        return [f"let SIZE = {h}"], "D = SIZE, H = SIZE, W = SIZE"
+    lets = [f"let SIZE_D = {d}", f"let SIZE_H = {h}", f"let SIZE_W = {w}"]
+    return lets, "D = SIZE_D, H = SIZE_H, W = SIZE_W"
 
 
 def activation(family: str, act: Any) -> str:
@@ -55,7 +64,9 @@ def drop_path_rate(family: str, blocks: Sequence[Any]) -> float:
     rates = []
     for b in blocks:
         mods = [getattr(b, n, None) for n in ("drop_path", "drop_path1", "drop_path2")]
-        rates.append(max([float(getattr(m, "drop_prob", 0.0)) for m in mods if m is not None] + [0.0]))
+        rates.append(
+            max([float(getattr(m, "drop_prob", 0.0)) for m in mods if m is not None] + [0.0])
+        )
     n = len(rates)
     r = rates[-1] if rates else 0.0
     expect = [r * i / (n - 1) if n > 1 else 0.0 for i in range(n)]

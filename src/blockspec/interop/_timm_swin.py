@@ -23,7 +23,9 @@ def _check(model: Any) -> None:
         raise refuse(FAMILY, "num_classes", 0, "a classifier (num_classes >= 1)")
     probability(FAMILY, "drop_rate", model.head.drop, zero=True)
     if type(model.patch_embed.norm).__name__ == "Identity":
-        raise refuse(FAMILY, "patch_embed.norm", "Identity", "a LayerNorm after the patch embedding")
+        raise refuse(
+            FAMILY, "patch_embed.norm", "Identity", "a LayerNorm after the patch embedding"
+        )
     for i, layer in enumerate(model.layers):
         for j, blk in enumerate(layer.blocks):
             where = f"layers.{i}.blocks.{j}"
@@ -49,9 +51,13 @@ def spec_text(model: Any) -> str:
     widths = [lay.blocks[0].norm1.normalized_shape[0] for lay in layers]
     heads = [lay.blocks[0].attn.num_heads for lay in layers]
     blocks = [len(lay.blocks) for lay in layers]
-    windows = list(getattr(model, "_ref_window_sizes", [lay.blocks[0].window_size for lay in layers]))
+    windows = list(
+        getattr(model, "_ref_window_sizes", [lay.blocks[0].window_size for lay in layers])
+    )
     blk0 = layers[0].blocks[0]
-    eps = layer_norm_eps(FAMILY, [m for lay in layers for b in lay.blocks for m in (b.norm1, b.norm2)])
+    eps = layer_norm_eps(
+        FAMILY, [m for lay in layers for b in lay.blocks for m in (b.norm1, b.norm2)]
+    )
     merge_eps = layer_norm_eps(FAMILY, [lay.downsample.norm for lay in layers[1:]])
     if len(layers) > 1 and merge_eps != 1e-5:
         raise refuse(FAMILY, "patch merging norm eps", merge_eps, "1e-5")
