@@ -72,4 +72,4 @@ def drop_path_rate(family: str, blocks: Sequence[Any]) -> float:
     expect = [r * i / (n - 1) if n > 1 else 0.0 for i in range(n)]
     if any(abs(a - b) > 1e-6 for a, b in zip(rates, expect, strict=True)):
         raise refuse(family, "drop path rates", rates, "a linear schedule 0 .. drop_path_rate")
-    return round(r, 12)
+    return float(f"{r:.7g}")  # the float32 linspace's rate, as written

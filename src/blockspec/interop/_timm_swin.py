@@ -104,14 +104,14 @@ def spec_text(model: Any) -> str:
         "}",
         "",
         "backbone soanet {",
-        f"  channels       = {'C' if doubling else '[' + ', '.join(map(str, widths)) + ']'}",
-        f"  stages         = [{stages}]",
+        f"  channels        = {'C' if doubling else '[' + ', '.join(map(str, widths)) + ']'}",
+        f"  stages          = [{stages}]",
     ]
     if len(layers) > 1:
-        lines += ["  downsample     = merge", "  downsample_norm = channel_layer"]
+        lines += ["  downsample      = merge", "  downsample_norm = channel_layer"]
     else:
-        lines.append("  downsample     = false")
-    lines.append(f"  drop_path_rate = {fmt_number(rate)}")
+        lines.append("  downsample      = false")
+    lines.append(f"  drop_path_rate  = {fmt_number(rate)}")
     for i, n in enumerate(heads):
         extra = ""
         if tuple(windows[i]) != tuple(windows[0]):
