@@ -110,9 +110,9 @@ def test_unsupported_is_a_clear_error(make, match):
 
 def test_state_dict_and_not_a_model():
     ref = perturb(_vit())
-    ours = interop.from_monai_state_dict("ViT", ref.state_dict(), size=(16, 24, 32),
-                                         in_channels=1, img_size=(16, 24, 32), patch_size=(4, 4, 8),
-                                         hidden_size=24, mlp_dim=40, num_layers=2, num_heads=3)  # fmt: skip
+    args = dict(in_channels=1, img_size=(16, 24, 32), patch_size=(4, 4, 8), hidden_size=24,
+                mlp_dim=40, num_layers=2, num_heads=3)  # fmt: skip
+    ours = interop.from_monai_state_dict("ViT", ref.state_dict(), size=(16, 24, 32), **args)
     x = torch.randn(1, 1, 16, 24, 32)
     with torch.no_grad():
         assert_close(ref(x)[0].transpose(1, 2).flatten(), _outputs(ours(x))[0].flatten(),
@@ -137,3 +137,28 @@ def test_packaged_spec_is_the_converted_one(packaged, make, size):
         k: tuple(v.shape) for k, v in state.items()
     }
     assert bs.summary(text).totals.params == bs.summary(theirs.spec).totals.params
+
+
+def test_fine_tuning_flow(tmp_path):
+    """Convert, save, edit the spec (in-channels, a classifier), load what fits."""
+    ref = perturb(_vit())
+    model = interop.from_monai(ref, size=(16, 24, 32))
+    path = tmp_path / "vit.pt"
+    bs.save(model, path)
+    edited = model.spec.replace("let CHANNELS = 1", "let CHANNELS = 2")
+    edited = edited.replace("  output_norm    = channel_layer\n", "") + (
+        "\nhead classify { classes = 4, norm = channel_layer, pool = mean }\n"
+    )
+    tuned = bs.load(path, spec=edited)
+    report = tuned.load_report
+    assert report.mismatched == ("stem.conv.weight",)
+    assert set(report.new) == {
+        "head.fc.weight",
+        "head.fc.bias",
+        "head.norm.weight",
+        "head.norm.bias",
+    }
+    assert set(report.unused) == {"outputs.norm0.weight", "outputs.norm0.bias"}
+    assert "stage0.cell1.attn.q.weight" in report.loaded
+    assert torch.equal(tuned.state_dict()["stem.pos_embed"], model.state_dict()["stem.pos_embed"])
+    assert tuned(torch.randn(1, 2, 16, 24, 32)).shape == (1, 4)

@@ -70,7 +70,11 @@ def check(ref, dtype, size=None, batch=2):
 
 @pytest.mark.parametrize(
     "kw",
-    [{}, {"qkv_bias": False, "window_size": 2}, {"embed_dim": 16, "depths": (3,), "num_heads": (4,)}],
+    [
+        {},
+        {"qkv_bias": False, "window_size": 2},
+        {"embed_dim": 16, "depths": (3,), "num_heads": (4,)},
+    ],
 )
 def test_small_swin_float64(kw):
     check(_small_swin(**kw), torch.float64)

@@ -12,8 +12,14 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from ._common import Converter, fmt_number, merge_permutation, position_table_map, refuse
-from ._common import stage_blocks
+from ._common import (
+    Converter,
+    fmt_number,
+    merge_permutation,
+    position_table_map,
+    refuse,
+    stage_blocks,
+)
 from ._read import activation, dhw_spec, drop_path_rate, layer_norm_eps, probability
 
 FAMILY = "MONAI SwinTransformer"

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import Converter, fmt_number, merge_permutation, position_table_map, refuse
-from ._common import stage_blocks
+from ._common import (
+    Converter,
+    fmt_number,
+    merge_permutation,
+    position_table_map,
+    refuse,
+    stage_blocks,
+)
 from ._read import activation, drop_path_rate, hw_spec, layer_norm_eps, probability
 
 FAMILY = "timm SwinTransformer"
@@ -69,7 +75,7 @@ def spec_text(model: Any) -> str:
     att_drop = probability(FAMILY, "attn_drop_rate", blk0.attn.attn_drop)
     rate = drop_path_rate(FAMILY, [b for lay in layers for b in lay.blocks])
     lines = [
-        f"# Swin Transformer converted from timm ({len(layers)} stages, depths {blocks}, C = {widths[0]})",
+        f"# Swin Transformer converted from timm: depths {blocks}, C = {widths[0]}",
         f"let CHANNELS = {pe.proj.in_channels}",
         *size_lets,
         f"let C = {widths[0]}",
