@@ -38,9 +38,11 @@ class Stem(nn.Module):
         ph, pw, pd = cfg.patch
         kernel = (pd, ph, pw)
         self.conv = FrameConv3d(cfg.c_in, cfg.c_out, kernel_size=kernel, stride=kernel, bias=True)
-        self.norm = build_norm(cfg.norm, cfg.c_out, cfg.size) if cfg.norm is not None else None
-        if self.norm is not None and cfg.norm_eps is not None:
-            self.norm.eps = cfg.norm_eps  # every norm kind reads its eps from this attribute
+        self.norm = (
+            build_norm(cfg.norm, cfg.c_out, cfg.size, cfg.norm_eps)
+            if cfg.norm is not None
+            else None
+        )
         self.class_token: nn.Parameter | None = None
         if cfg.class_token:
             self.class_token = nn.Parameter(torch.empty(cfg.c_out))
