@@ -19,6 +19,10 @@ PUBLISHED = {
     "swin_s": 49_606_258,
     "vit_s16": 22_050_664,
     "vit_b16": 86_567_656,
+    # MONAI SwinUNETR(feature_size=48).swinViT; ViT(img_size=96, patch_size=16) less the
+    # 12 x 1,536 parameters of its `norm_cross_attn` norms, which its forward never uses
+    "monai_swin_encoder": 8_062_002,
+    "monai_vit": 88_359_168 - 18_432,
 }
 
 
