@@ -28,8 +28,8 @@ backbone soanet { channels = [8], stages = ["T1L1V2"] }
 
 def _expected_no_decay(model: nn.Module) -> set[str]:
     """Written from what the runtime builds, not from `params.py`: vectors (biases, norm
-    scales, temperatures, PReLU slopes), the position tables, and the [C, H, W] scale and
-    shift of the `layer` norm."""
+    scales, temperatures, PReLU slopes, the class token), the position tables and the stem's
+    position embedding, and the [C, H, W] scale and shift of the `layer` norm."""
     out = set()
     for mod_name, mod in model.named_modules():
         for name, p in mod.named_parameters(recurse=False):
@@ -37,6 +37,8 @@ def _expected_no_decay(model: nn.Module) -> set[str]:
             if p.ndim <= 1 or isinstance(mod, FrameLayerNorm):
                 out.add(full)
             elif isinstance(mod, WindowAttention) and name == "pos_table":
+                out.add(full)
+            elif full == "stem.pos_embed":
                 out.add(full)
     return out
 
@@ -104,3 +106,11 @@ def test_a_wrapper_prefix_is_kept_and_bad_decay_refused() -> None:
     assert names == {f"0.{n}" for n, _ in model.named_parameters()}
     with pytest.raises(ValueError, match="weight_decay"):
         param_groups(model, weight_decay=-1.0)
+
+
+def test_class_token_and_position_embedding_do_not_decay() -> None:
+    model = bs.create("vit_s16", size=32, classes=3)  # the packaged ViT-S/16 on 2 x 2 patches
+    groups = _check(model)
+    keep = set(groups[1]["param_names"])
+    assert {"stem.class_token", "stem.pos_embed", "head.norm.weight"} <= keep
+    assert "stem.conv.weight" in set(groups[0]["param_names"])

@@ -1,9 +1,10 @@
 """Optimizer parameter groups: weight decay on weights, none on norms, biases and the like.
 
-Decaying a norm's scale, a bias, a relative position table or a cosine-attention temperature
-pulls it towards zero for no benefit (a zero temperature flattens attention, a zero norm scale
-switches a branch off), so these go in a group with ``weight_decay = 0``; so do the learnt
-slopes of PReLU (the `prelu` activation, the default), as its authors advise.
+Decaying a norm's scale, a bias, a position table or embedding, a class token or a
+cosine-attention temperature pulls it towards zero for no benefit (a zero temperature flattens
+attention, a zero norm scale switches a branch off), so these go in a group with
+``weight_decay = 0``; so do the learnt slopes of PReLU (the `prelu` activation, the default),
+as its authors advise.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from torch.nn.modules.batchnorm import _NormBase
 __all__ = ["NO_DECAY_NAMES", "NO_DECAY_TYPES", "is_no_decay", "param_groups"]
 
 #: Parameter names (the last part of a dotted name) that never decay: biases, the relative
-#: position bias tables of windowed attention (``pos_table``) and the log-temperatures of
-#: cosine attention (``tau``), see `blockspec.runtime.attention`.
-NO_DECAY_NAMES = frozenset({"bias", "pos_table", "tau"})
+#: position bias tables of windowed attention (``pos_table``), the log-temperatures of
+#: cosine attention (``tau``), see `blockspec.runtime.attention`, and the stem's learned
+#: position embedding and class token (``pos_embed``, ``class_token``; as timm's ViT has it).
+NO_DECAY_NAMES = frozenset({"bias", "pos_table", "tau", "pos_embed", "class_token"})
 
 #: Module types none of whose parameters decay: every torch norm (blockspec's norms subclass
 #: these) and PReLU.
