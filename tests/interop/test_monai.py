@@ -55,15 +55,18 @@ def test_swin_padded_and_clamped_windows(dtype):
 
 
 def test_swin_mergingv2_no_qkv_bias_float64():
-    check_swin(_swin(downsample="mergingv2", qkv_bias=False, patch_norm=True), (32, 48, 40),
-               torch.float64)  # fmt: skip
+    # every map must stay at least 2 and halve exactly (MONAI would pad odd maps): each axis a
+    # multiple of 64 / 2 = 32 and at least 64. Maps (32, 48, 32) ... (2, 3, 2): a window of
+    # (7, 5, 6) is padded on some axes and clamped on others, level by level
+    ref = _swin(downsample="mergingv2", qkv_bias=False, patch_norm=True, window_size=(7, 5, 6))
+    check_swin(ref, (64, 96, 64), torch.float64)
 
 
 def test_swinunetr_encoder_float64():
     from monai.networks.nets import SwinUNETR
 
     ref = SwinUNETR(in_channels=1, out_channels=2, feature_size=12, depths=(2, 2, 2, 2))
-    check_swin(ref, (32, 32, 32), torch.float64)
+    check_swin(ref, (64, 64, 96), torch.float64)  # the last map is (2, 2, 3): at least 2
 
 
 def check_vit(ref, dtype, size=(16, 24, 32)):
