@@ -22,6 +22,12 @@ def _swin(**kw):
     return SwinTransformer(**{**args, **kw})
 
 
+def _swinunetr(**kw):
+    from monai.networks.nets import SwinUNETR
+
+    return SwinUNETR(**kw)
+
+
 def _vit(**kw):
     from monai.networks.nets import ViT
 
@@ -128,7 +134,8 @@ def test_state_dict_and_not_a_model():
 
 @pytest.mark.parametrize(
     ("packaged", "make", "size"),
-    [("monai_swin_encoder", lambda: _swin(in_chans=1, embed_dim=48), (96, 96, 96)),
+    [("monai_swin_encoder", lambda: _swinunetr(in_channels=1, out_channels=2, feature_size=48),
+      (96, 96, 96)),
      ("monai_vit", lambda: _vit(img_size=96, patch_size=16, hidden_size=768, mlp_dim=3072,
                                 num_layers=12, num_heads=12), (96, 96, 96))],
 )  # fmt: skip
@@ -136,6 +143,7 @@ def test_packaged_spec_is_the_converted_one(packaged, make, size):
     ref = make()
     text, state = interop.to_spec_monai(ref, size=size)
     theirs = bs.create(packaged, seed=None)
+    assert bs.parse(text) == bs.parse(theirs.spec)  # the same IR (spans and names aside)
     assert {k: tuple(v.shape) for k, v in theirs.state_dict().items()} == {
         k: tuple(v.shape) for k, v in state.items()
     }
