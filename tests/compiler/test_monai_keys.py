@@ -178,6 +178,21 @@ def test_written_table_rows_and_index() -> None:
     assert tuple(window.stage1.cell0.attn.pos_table.shape) == (11**3, 2)
 
 
+def test_written_table_of_a_non_cubic_window_is_in_token_order() -> None:
+    """Regression: the written window's grid was kept (H, W, D) while the 3D tokens run
+    (D, H, W); with equal sides nothing showed. Unclamped, the written table is the level's."""
+    text = CASES["written_table"].replace("[7, 7, 7]", "[5, 6, 7]")
+    written = bs.compile(text)
+    level = bs.compile(text.replace("rel_pos_table = written_window", ""))
+    big = written.stage0.cell0.attn  # 12^3: H padded to 15, W = 6, D padded to 14
+    assert big.cfg.table_grid == big.grid == (7, 5, 6)
+    assert torch.equal(big.pos_index, level.stage0.cell0.attn.pos_index)
+    small = written.stage1.cell0.attn  # 6^3: D clamps to 6, H pads to 10
+    assert small.grid == (6, 5, 6)
+    want = relative_position_index((7, 5, 6))[:180, :180].flatten()
+    assert torch.equal(small.pos_index, want)
+
+
 def test_a_dynamic_size_with_padding_needs_no_window_multiple() -> None:
     text = soanet('["S3Sh"]', inp="D = ?, H = ?, W = ?", keys="downsample = false")
     net = bs.parse(text)

@@ -22,6 +22,12 @@ def _swin(**kw):
     return SwinTransformer(**{**args, **kw})
 
 
+def _swinunetr(**kw):
+    from monai.networks.nets import SwinUNETR
+
+    return SwinUNETR(**kw)
+
+
 def _vit(**kw):
     from monai.networks.nets import ViT
 
@@ -55,15 +61,18 @@ def test_swin_padded_and_clamped_windows(dtype):
 
 
 def test_swin_mergingv2_no_qkv_bias_float64():
-    check_swin(_swin(downsample="mergingv2", qkv_bias=False, patch_norm=True), (32, 48, 40),
-               torch.float64)  # fmt: skip
+    # every map must stay at least 2 and halve exactly (MONAI would pad odd maps): each axis a
+    # multiple of 64 / 2 = 32 and at least 64. Maps (32, 48, 32) ... (2, 3, 2): a window of
+    # (7, 5, 6) is padded on some axes and clamped on others, level by level
+    ref = _swin(downsample="mergingv2", qkv_bias=False, patch_norm=True, window_size=(7, 5, 6))
+    check_swin(ref, (64, 96, 64), torch.float64)
 
 
 def test_swinunetr_encoder_float64():
     from monai.networks.nets import SwinUNETR
 
     ref = SwinUNETR(in_channels=1, out_channels=2, feature_size=12, depths=(2, 2, 2, 2))
-    check_swin(ref, (32, 32, 32), torch.float64)
+    check_swin(ref, (64, 64, 96), torch.float64)  # the last map is (2, 2, 3): at least 2
 
 
 def check_vit(ref, dtype, size=(16, 24, 32)):
@@ -125,7 +134,8 @@ def test_state_dict_and_not_a_model():
 
 @pytest.mark.parametrize(
     ("packaged", "make", "size"),
-    [("monai_swin_encoder", lambda: _swin(in_chans=1, embed_dim=48), (96, 96, 96)),
+    [("monai_swin_encoder", lambda: _swinunetr(in_channels=1, out_channels=2, feature_size=48),
+      (96, 96, 96)),
      ("monai_vit", lambda: _vit(img_size=96, patch_size=16, hidden_size=768, mlp_dim=3072,
                                 num_layers=12, num_heads=12), (96, 96, 96))],
 )  # fmt: skip
@@ -133,6 +143,7 @@ def test_packaged_spec_is_the_converted_one(packaged, make, size):
     ref = make()
     text, state = interop.to_spec_monai(ref, size=size)
     theirs = bs.create(packaged, seed=None)
+    assert bs.parse(text) == bs.parse(theirs.spec)  # the same IR (spans and names aside)
     assert {k: tuple(v.shape) for k, v in theirs.state_dict().items()} == {
         k: tuple(v.shape) for k, v in state.items()
     }

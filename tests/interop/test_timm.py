@@ -37,19 +37,16 @@ def _small_vit(**kw):
 
 
 def _stages(ref, ours):
-    """Hooks on every stage of both (timm's NHWC / token outputs made [B, C, H, W])."""
-    if hasattr(ref, "layers"):
-        a = capture({str(i): m for i, m in enumerate(ref.layers)}, lambda o: o.permute(0, 3, 1, 2))
-    else:
-        n = ref.patch_embed.grid_size
-
-        def grid(o):
-            o = o[:, ref.num_prefix_tokens :]
-            return o.transpose(1, 2).reshape(o.shape[0], -1, *n)
-
-        a = capture({"0": ref.blocks[-1]}, grid)
-    stages = {k: ours.get_submodule(f"stage{k}") for k in a}
-    b = capture(stages, lambda o: o[:, :, 0])
+    """Hooks on every stage of both. Swin: timm's NHWC maps made [B, C, H, W] (ours drop D).
+    ViT: every token as [B, C, T], the class token first then the map row-major (timm's
+    sequence; ours is the token row [B, C, 1, 1, 1 + N] with a class token, else the map)."""
+    swin = hasattr(ref, "layers")
+    theirs = {str(i): m for i, m in enumerate(ref.layers)} if swin else {"0": ref.blocks[-1]}
+    a = capture(
+        theirs, (lambda o: o.permute(0, 3, 1, 2)) if swin else (lambda o: o.transpose(1, 2))
+    )
+    ours_to = (lambda o: o[:, :, 0]) if swin else (lambda o: o.flatten(2))
+    b = capture({k: ours.get_submodule(f"stage{k}") for k in theirs}, ours_to)
     return a, b
 
 
@@ -64,6 +61,7 @@ def check(ref, dtype, size=None, batch=2):
     with torch.no_grad():
         ya, yb = ref(x), ours(x.unsqueeze(2))
     assert_close(ya, yb, dtype, "logits")
+    assert fa and set(fa) == set(fb), (sorted(fa), sorted(fb))
     for k in fa:
         assert_close(fa[k], fb[k], dtype, f"stage {k}")
 
@@ -99,7 +97,15 @@ def test_named_float32(name):
     check(timm.create_model(name, pretrained=False), torch.float32, batch=1)
 
 
-@pytest.mark.parametrize("name", ["swin_tiny_patch4_window7_224", "vit_small_patch16_224"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "swin_tiny_patch4_window7_224",
+        pytest.param("swin_small_patch4_window7_224", marks=pytest.mark.slow),
+        "vit_small_patch16_224",
+        pytest.param("vit_base_patch16_224", marks=pytest.mark.slow),
+    ],
+)
 def test_named_float64(name):
     torch.manual_seed(0)
     check(timm.create_model(name, pretrained=False), torch.float64, batch=1)
@@ -116,8 +122,9 @@ def test_named_float64(name):
 )
 def test_packaged_spec_is_the_converted_one(name, packaged):
     ref = timm.create_model(name, pretrained=False)
-    _, state = interop.to_spec_timm(ref)
-    theirs = bs.create(packaged)
+    text, state = interop.to_spec_timm(ref)
+    theirs = bs.create(packaged, seed=None)
+    assert bs.parse(text) == bs.parse(theirs.spec)  # the same IR (spans and names aside)
     assert count(theirs) == count(ref)
     assert {k: tuple(v.shape) for k, v in theirs.state_dict().items()} == {
         k: tuple(v.shape) for k, v in state.items()

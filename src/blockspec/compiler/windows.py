@@ -18,12 +18,14 @@ def table_grid(
     family: str, table: str, window: tuple[int, int, int], patch: tuple[int, int, int]
 ) -> tuple[int, ...]:
     """The position table's grid when it is not the cell's own: with ``rel_pos_table =
-    written`` on a family with local windows, the grid of the written `window` and `patch`
-    (H, W, D); else ``()``."""
+    written_window`` on a family with local windows, the grid of the written `window` and
+    `patch` (given as (H, W, D)) in the runtime's grid order, (D, H, W) for the 3D families
+    (the order their tokens are flattened in); else ``()``."""
     fam = FAMILIES[family]
     if table != "written_window" or not fam.local_windows:
         return ()
-    return fam.grid(window, patch, (1, 1, 1))
+    grid = fam.grid(window, patch, (1, 1, 1))  # (H, W[, D])
+    return (grid[2], grid[0], grid[1]) if fam.three_d else grid
 
 
 def sized(w: int, k: int, rule: str) -> int:

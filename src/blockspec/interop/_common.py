@@ -60,12 +60,17 @@ def merge_permutation(channels: int, offsets: Sequence[tuple[int, ...]]) -> list
     return [where[o] * channels + c for c in range(channels) for o in ours]
 
 
-def position_table_map(ref_index: Any, our_index: Any, ref_rows: int) -> list[int]:
+def position_table_map(
+    ref_index: Any, our_index: Any, ref_rows: int, our_rows: int | None = None
+) -> list[int]:
     """For every row of blockspec's relative-position table, the reference table's row.
 
     Both indexes are ``[T, T]`` (same token order): pair (i, j) reads row ``ref_index[i, j]``
-    of the reference and row ``our_index[i, j]`` of ours. Every row of ours must be read by
-    some pair, always from the same reference row.
+    of the reference and row ``our_index[i, j]`` of ours, always the same reference row for
+    the same row of ours. Our table has `our_rows` rows (default: the rows the index reads).
+    Rows no pair reads (``rel_pos_table = written_window`` on a clamped window: only the first
+    T x T entries of the written window's index are used) are carried over one to one, which
+    needs tables of the same size and an identity map on the rows that are read.
     """
     import torch
 
@@ -75,10 +80,20 @@ def position_table_map(ref_index: Any, our_index: Any, ref_rows: int) -> list[in
         raise ConversionError(
             f"the position indexes cover {ref.numel()} and {our.numel()} token pairs"
         )
-    rows = int(our.max()) + 1
+    rows = int(our.max()) + 1 if our_rows is None else int(our_rows)
     table = torch.full((rows,), -1, dtype=torch.long)
     table[our] = ref
-    if (table < 0).any() or not torch.equal(table[our], ref) or int(ref.max()) >= ref_rows:
+    unread = table < 0
+    if unread.any():
+        read = ~unread
+        identity = torch.arange(rows)
+        if rows != ref_rows or not torch.equal(table[read], identity[read]):
+            raise ConversionError(
+                f"{int(unread.sum())} of {rows} relative position rows are read by no token "
+                "pair and the tables do not match row for row"
+            )
+        table[unread] = identity[unread]
+    if not torch.equal(table[our], ref) or int(ref.max()) >= ref_rows:
         raise ConversionError("the relative position tables do not map offset for offset")
     return table.tolist()
 

@@ -174,7 +174,9 @@ def convert(model: Any, ours: Any) -> dict:
             n = int(attn.pos_index.numel() ** 0.5)
             table = cv.take(f"{src}.attn.relative_position_bias_table")
             index = cv.take(f"{src}.attn.relative_position_index")[:n, :n]
-            rows = position_table_map(index, attn.pos_index, table.shape[0])
+            rows = position_table_map(
+                index, attn.pos_index, table.shape[0], attn.pos_table.shape[0]
+            )
             cv.put(f"{dst}.attn.pos_table", table[torch.tensor(rows)].clone())
         src = f"layers{i + 1}.0.downsample"
         dst = f"stage{i + 1}.down.step0" if i + 1 < len(layers) else "down_out.step0"

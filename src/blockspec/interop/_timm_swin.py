@@ -165,7 +165,10 @@ def convert(model: Any, ours: Any) -> dict:
             attn = ours.get_submodule(f"{dst}.attn")
             table = cv.take(f"{src}.attn.relative_position_bias_table")
             rows = position_table_map(
-                blk.attn.relative_position_index, attn.pos_index, table.shape[0]
+                blk.attn.relative_position_index,
+                attn.pos_index,
+                table.shape[0],
+                attn.pos_table.shape[0],
             )
             cv.put(f"{dst}.attn.pos_table", table[torch.tensor(rows)].clone())
             cv.ignore([f"{src}.attn.relative_position_index", f"{src}.attn_mask"])
