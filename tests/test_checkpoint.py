@@ -22,7 +22,10 @@ from tiny_specs import HRNET, SOANET, TINY, UNET, example_input, flat
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 MODEST = ["hrnet3", "soanet_swin3d", "unet_small"]  # up to a few M parameters, quick
-SLOW = ["unet_cine", "vit3d", "swin_t", "vit_b16"]  # 8M-86M parameters or a slow forward
+SLOW = [  # 8M-88M parameters or a slow forward
+    "unet_cine", "vit3d", "swin_t", "swin_s", "vit_s16", "vit_b16", "monai_swin_encoder",
+    "monai_vit",
+]  # fmt: skip
 
 
 def _perturb(model: torch.nn.Module, x: torch.Tensor) -> None:
