@@ -17,7 +17,7 @@ from .diagnostics import did_you_mean
 from .state import Entries, frozen
 from .values import DYN, Value, evaluate
 
-__all__ = ["read_entries", "convert", "checker"]
+__all__ = ["read_entries", "convert", "checker", "norm_eps"]
 
 
 def checker(t: Type) -> Callable[[Value, str], object]:
@@ -148,3 +148,23 @@ def convert(
     except SpecError as e:
         errs.append(e)
         return default
+
+
+def norm_eps(
+    entries: Entries, t: Type, norm: object, where: str, hint: str, errs: list[SpecError]
+) -> float | None:
+    """The section's `norm_eps` as a float (None when not written), refused with `hint` when
+    the section has no norm (`norm` is "none") to take it."""
+    eps = convert(entries, "norm_eps", t, errs, None)
+    if eps is None:
+        return None
+    if norm == "none":
+        errs.append(
+            SpecValueError(
+                f"norm_eps needs a {where} norm; the {where} has none",
+                entries.values["norm_eps"].span,
+                hint,
+            )
+        )
+        return None
+    return float(eps)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from ..errors import SpecError, SpecValueError
 from ..language import INPUT_KEYS, STEM_KEYS
 from ..language.schema import StemConfig
 from . import ir
-from .entries import convert
+from .entries import convert, norm_eps
 from .state import Unit
 from .values import DYN
 
@@ -51,17 +51,10 @@ def _stem(unit: Unit, inp: ir.Input | None, errs: list[SpecError]) -> ir.Stem | 
     patch = convert(e, "patch", STEM_KEYS["patch"], errs, None, True, "stem")
     ch = convert(e, "channels", STEM_KEYS["channels"], errs, None, True, "stem")
     norm = convert(e, "norm", STEM_KEYS["norm"], errs, "none")
-    eps = convert(e, "norm_eps", STEM_KEYS["norm_eps"], errs, None)
+    hint = "remove norm_eps, or add a norm, e.g. norm = channel_layer"
+    eps = norm_eps(e, STEM_KEYS["norm_eps"], norm, "stem", hint, errs)
     pos = convert(e, "pos_embed", STEM_KEYS["pos_embed"], errs, "none")
     token = bool(convert(e, "class_token", STEM_KEYS["class_token"], errs, False))
-    if eps is not None and norm == "none":
-        errs.append(
-            SpecValueError(
-                "norm_eps needs a stem norm; the stem has none",
-                e.values["norm_eps"].span,
-                "remove norm_eps, or add a norm, e.g. norm = channel_layer",
-            )
-        )
     if patch is None or ch is None or inp is None:
         return None
     ph, pw, pd = patch  # type: ignore[misc]
@@ -73,7 +66,7 @@ def _stem(unit: Unit, inp: ir.Input | None, errs: list[SpecError]) -> ir.Stem | 
         tuple(patch),  # type: ignore[arg-type]
         None if norm == "none" else str(norm),
         ir.runtime_size(size_after),
-        None if eps is None else float(eps),  # type: ignore[arg-type]
+        eps,
         str(pos),
         token,
     )

@@ -8,7 +8,7 @@ from ..errors import SpecError, SpecValueError
 from ..language import HEAD_KEYS
 from ..language.schema import HeadConfig
 from . import ir
-from .entries import convert
+from .entries import convert, norm_eps
 from .outputs import backbone_outputs, head_input, upsampling
 from .state import Unit
 
@@ -21,17 +21,9 @@ def _classify_keys(unit: Unit, entries, keys, errs: list[SpecError]) -> dict:
     if "pool" not in keys:
         return {}
     norm = str(convert(entries, "norm", keys["norm"], errs, "none"))
-    eps = convert(entries, "norm_eps", keys["norm_eps"], errs, None)
+    hint = "remove norm_eps, or add norm = channel_layer"
+    eps = norm_eps(entries, keys["norm_eps"], norm, "head", hint, errs)
     pool = str(convert(entries, "pool", keys["pool"], errs, "mean"))
-    if eps is not None and norm == "none":
-        errs.append(
-            SpecValueError(
-                "norm_eps needs a head norm; the head has none",
-                entries.values["norm_eps"].span,
-                "remove norm_eps, or add norm = channel_layer",
-            )
-        )
-        eps = None
     if pool == "token" and (unit.stem is None or not unit.stem.config.class_token):
         errs.append(
             SpecValueError(
@@ -40,7 +32,7 @@ def _classify_keys(unit: Unit, entries, keys, errs: list[SpecError]) -> dict:
                 "add class_token = true to stem { }, or pool the map with pool = mean",
             )
         )
-    return {"norm": norm, "norm_eps": None if eps is None else float(eps), "pool": pool}  # type: ignore[arg-type]
+    return {"norm": norm, "norm_eps": eps, "pool": pool}
 
 
 def run(unit: Unit) -> Unit:

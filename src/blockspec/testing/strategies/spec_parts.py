@@ -52,6 +52,14 @@ class _Ends:
     size: tuple[int, int | None, int | None]
 
 
+def _downsample(draw: st.DrawFn, d: _Draft, bb: list[str]) -> None:
+    """The backbone's downsample method, with the merge's norm now and then."""
+    if d.down_text is not None:
+        bb.append(f"downsample = {d.down_text}")
+        if d.down_text == "merge" and draw(st.booleans()):
+            bb.append("downsample_norm = channel_layer")
+
+
 def _network_overrides(d: _Draft) -> dict[str, tuple[frozenset[str] | None, Sequence[str]]]:
     """Per-cell overrides valid anywhere in this network."""
     ov: dict[str, tuple[frozenset[str] | None, Sequence[str]]] = {
@@ -111,10 +119,7 @@ def _draw_backbone(draw, d: _Draft) -> _Net:
         stages = [block() for _ in range(n_levels)]
         bb.append(f"channels = {d.chan_text}")
         bb.append(f"stages = {_qlist(stages)}")
-        if d.down_text is not None:
-            bb.append(f"downsample = {d.down_text}")
-            if d.down_text == "merge" and draw(st.booleans()):
-                bb.append("downsample_norm = channel_layer")
+        _downsample(draw, d, bb)
         blocks_by_level = stages
     else:
         k = draw(st.integers(1, n_levels))
@@ -123,10 +128,7 @@ def _draw_backbone(draw, d: _Draft) -> _Net:
         bb.append(f"channels = {d.chan_text}")
         bb.append(f"levels = {n_levels}")
         bb.append(f"blocks = {_qlist(blocks)}")
-        if d.down_text is not None:
-            bb.append(f"downsample = {d.down_text}")
-            if d.down_text == "merge" and draw(st.booleans()):
-                bb.append("downsample_norm = channel_layer")
+        _downsample(draw, d, bb)
         if draw(st.booleans()):
             bb.append(f"upsample = {draw(st.sampled_from(('linear', 'nearest')))}")
         if unet:
