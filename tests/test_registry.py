@@ -64,6 +64,9 @@ def test_the_cli_takes_packaged_names_anywhere_a_file_goes():
     assert r.returncode == 0, r.stderr
     for name in EXAMPLES:
         assert f"@{name}" in r.stdout
+    # the lets as --set takes them, with their values
+    row = next(line for line in r.stdout.splitlines() if line.startswith("@swin_t "))
+    assert "CHANNELS=3, SIZE=224, C=96, CLASSES=1000" in row
     r = _cli("check", "@unet_small", "--set", "CHANNELS=3")
     assert r.returncode == 0 and "@unet_small: ok" in r.stdout, r.stderr
     r = _cli("summary", "@hrnet3", "--set", "CLASSES=7")
@@ -79,3 +82,10 @@ def test_bench_and_train_take_packaged_names(tmp_path: Path):
     r = _cli("train", "@unet_small", "--steps", "2", "--eval-every", "2", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "last.pt").exists()
+
+
+def test_every_packaged_let_says_what_it_is():
+    for name in EXAMPLES:
+        for line in bs.registry.spec_text(name).splitlines():
+            if line.startswith("let "):
+                assert "  # " in line, f"@{name}: {line!r} has no comment"

@@ -233,10 +233,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     """The packaged specs: name, parameters, `let`s and what each one is."""
     from blockspec import registry
 
-    rows = [("name", "params", "lets", "what it is")]
+    rows = [("name", "params", "lets (--set NAME=VALUE)", "what it is")]
     for name in registry.list_specs():
         params = bs.summary(f"@{name}").totals.params
-        lets = ", ".join(k.lower() for k in registry.lets_of(name))
+        lets = ", ".join(f"{k}={v}" for k, v in registry.lets_of(name).items())
         rows.append((f"@{name}", f"{params:,}", lets, registry.describe(name)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:

@@ -1,6 +1,6 @@
 """The specs that ship inside the package, listed and built by name.
 
-``bs.list_specs()`` names them, ``bs.create("swin_t", classes=10, channels=1, size=96)``
+``bs.list_specs()`` names them, ``bs.create("vit_b16", classes=10, channels=1, size=96)``
 (in `api`) compiles one with its `let`s overridden, and every place that takes a spec file takes
 ``@NAME`` too (``blockspec summary @swin_t``). Each packaged spec exposes its natural
 `let`s in capitals (``CHANNELS``, ``SIZE``, ``CLASSES``, ``C`` ...); `create` takes them
