@@ -135,7 +135,11 @@ def build(
         final_down = resample(
             "down_out", "down", method, (chans[n - 1], chans[n]), s_in, 2, depth, norm
         )
-    spans = (("stages", lits_val.span),)
+    spans = (("stages", lits_val.span),) + tuple(
+        (key, entries.key_spans.get(key) or entries.values[key].span)
+        for key in ("final_downsample", "outputs")
+        if key in entries.values
+    )
     net = ir.SOANet(
         tuple(stages),  # type: ignore[arg-type]
         tuple(downs),

@@ -1,0 +1,124 @@
+"""Regressions of the review of issue 14's keys: a class token with a final downsample, a
+stage nobody reads (`outputs = stage_inputs`), `norm_eps = none`, follow-on "missing key"
+errors, an idle `rel_pos_table`, and the window hint's mention of `window_padding`."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import blockspec as bs
+from blockspec.api import OverrideText
+from blockspec.errors import SpecError, SpecWarning
+
+INP = "input { channels = 1, D = 1, H = 32, W = 32 }\n"
+CT_STEM = "stem { patch = [4, 4, 1], channels = 16, class_token = true }\n"
+CT_CELL = (
+    "cell { window = [1, 1, 1], heads = 4, attention = lin, mixer = lin, "
+    "norm = channel_layer, rel_pos_bias = false }\n"
+)
+
+
+def errors(text: str, **kw) -> list[SpecError]:
+    with pytest.raises(SpecError) as info:
+        bs.parse(text, **kw)
+    return info.value.errors or [info.value]
+
+
+def at(text: str, err: SpecError) -> str:
+    """The source text from the error's column on."""
+    assert err.span is not None
+    return text.splitlines()[err.span.line - 1][err.span.column - 1 :]
+
+
+# -- 2: a class token refuses final_downsample ---------------------------------------------
+
+
+def test_a_class_token_refuses_final_downsample_at_the_key() -> None:
+    bb = (
+        'backbone soanet { channels = 16, stages = ["V2"], downsample = merge, '
+        "final_downsample = true }\n"
+    )
+    text = INP + CT_STEM + CT_CELL + bb + "head classify { classes = 3, pool = token }\n"
+    (err,) = errors(text)
+    assert "class token" in err.message and "final_downsample" in err.message
+    assert at(text, err).startswith("final_downsample = true")
+    assert err.hint and "remove final_downsample" in err.hint
+    bs.parse(text.replace(", final_downsample = true", ""))  # without it: fine
+
+
+def _ct_net(bb: str, head: str = "") -> torch.nn.Module:
+    text = INP + CT_STEM + CT_CELL + bb + head
+    return bs.compile(bs.parse(text), seed=0).eval()
+
+
+def test_a_class_token_with_stage_inputs_returns_the_stage_input_maps() -> None:
+    """The token is dropped from each returned stage input: stage 0's is the stem's map."""
+    bb = (
+        'backbone soanet { channels = 16, stages = ["V2", "V2"], downsample = false, '
+        "outputs = stage_inputs }\n"
+    )
+    m = _ct_net(bb)
+    x = torch.randn(2, 1, 1, 32, 32)
+    outs = m(x)
+    row = m.stem(x)
+    want0, _ = m.stem.split(row)
+    want1, _ = m.stem.split(m.stage0(row))
+    assert [tuple(o.shape) for o in outs] == [(2, 16, 1, 8, 8)] * 2
+    torch.testing.assert_close(outs[0], want0)
+    torch.testing.assert_close(outs[1], want1)
+
+
+def test_a_class_token_output_norm_norms_the_token_the_head_pools() -> None:
+    """`output_norm` is per token (LayerNorm over C), so it norms the class token too, and
+    `pool = token` reads the normed token (MONAI ViT: the final norm, then token 0)."""
+    bb = (
+        'backbone soanet { channels = 16, stages = ["V2"], downsample = false, '
+        "output_norm = channel_layer }\n"
+    )
+    m = _ct_net(bb, "head classify { classes = 3, pool = token }\n")
+    with torch.no_grad():
+        m.outputs.norm0.weight.uniform_(0.5, 1.5)
+        m.outputs.norm0.bias.uniform_(-1, 1)
+    x = torch.randn(2, 1, 1, 32, 32)
+    row = m.outputs.norm0(m.stage0(m.stem(x)))
+    _, token = m.stem.split(row)
+    torch.testing.assert_close(m(x), m.head.fc(token))
+
+
+# -- 3: outputs = stage_inputs without final_downsample leaves the last stage unread ----------
+
+
+def _dead(net) -> list[SpecWarning]:
+    return [w for w in net.warnings if "nothing reads the output" in w.message]
+
+
+def test_monai_encoder_without_final_downsample_warns_that_stage3_is_unread() -> None:
+    net = bs.parse("@monai_swin_encoder", {"backbone.final_downsample": False})
+    (w,) = _dead(net)
+    assert "stage3" in w.message and w.span is not None and w.span.line == 32
+    assert "final_downsample = true" in w.hint and "outputs = stage_outputs" in w.hint
+    assert _dead(bs.parse("@monai_swin_encoder")) == []
+    with pytest.raises(SpecWarning):
+        bs.parse("@monai_swin_encoder", {"backbone.final_downsample": False}, strict=True)
+
+
+def test_vit_with_stage_inputs_warns_that_the_logits_ignore_the_input() -> None:
+    net = bs.parse("@vit_s16", {"backbone.outputs": OverrideText("stage_inputs")})
+    (w,) = _dead(net)
+    assert "stage0" in w.message and "do not depend on the input" in w.message
+    assert "outputs = stage_outputs" in w.hint and "final_downsample = true" not in w.hint
+    assert _dead(bs.parse("@vit_s16")) == []
+
+
+def test_the_dead_backbone_really_ignores_the_input() -> None:
+    """What the warning says: one stage, stage inputs, pool = token: constant logits."""
+    bb = (
+        'backbone soanet { channels = 16, stages = ["V2V2"], downsample = false, '
+        "outputs = stage_inputs }\n"
+    )
+    text = INP + CT_STEM + CT_CELL + bb + "head classify { classes = 3, pool = token }\n"
+    (w,) = _dead(bs.parse(text))
+    m = bs.compile(bs.parse(text), seed=0).eval()
+    torch.testing.assert_close(m(torch.randn(1, 1, 1, 32, 32)), m(torch.randn(1, 1, 1, 32, 32)))
+    assert _dead(bs.parse(text.replace("stage_inputs", "stage_outputs"))) == []
