@@ -122,3 +122,50 @@ def test_the_dead_backbone_really_ignores_the_input() -> None:
     m = bs.compile(bs.parse(text), seed=0).eval()
     torch.testing.assert_close(m(torch.randn(1, 1, 1, 32, 32)), m(torch.randn(1, 1, 1, 32, 32)))
     assert _dead(bs.parse(text.replace("stage_inputs", "stage_outputs"))) == []
+
+
+# -- 7: norm_eps = none is torch's default, written in a cell, a stem, a head, an override --
+
+
+def _eps(module: torch.nn.Module, path: str) -> float:
+    return module.get_submodule(path).eps
+
+
+EPS_BASE = (
+    INP
+    + "stem { patch = [4, 4, 1], channels = 16, norm = channel_layer, norm_eps = none }\n"
+    + "cell { window = [4, 4, 1], heads = 4, norm_eps = 1e-6 }\n"
+    + 'backbone soanet { channels = 16, stages = ["L1(norm_eps=none) L1", "L1"], '
+    + "downsample = false, stage 1 { norm_eps = none } }\n"
+    + "head classify { classes = 3, norm = channel_layer, norm_eps = none }\n"
+)
+
+
+def test_norm_eps_none_is_torchs_default_everywhere_it_is_written() -> None:
+    m = bs.compile(bs.parse(EPS_BASE), seed=0)
+    assert _eps(m, "stage0.cell0.norm1") == 1e-5  # the block call's none
+    assert _eps(m, "stage0.cell1.norm1") == 1e-6  # cell { }
+    assert _eps(m, "stage1.cell0.norm2") == 1e-5  # stage 1 { }
+    assert _eps(m, "stem.norm") == 1e-5 and _eps(m, "head.norm") == 1e-5
+    assert bs.parse(EPS_BASE).head.config.norm_eps is None
+
+
+def test_norm_eps_none_as_an_override_restores_the_default() -> None:
+    over = {"cell.norm_eps": OverrideText("none")}
+    net = bs.parse(EPS_BASE, over)
+    assert {c.config.norm_eps for c in net.cells()} == {None}
+    again = bs.parse(net.text)  # the canonical text with the override applied
+    assert again == net
+
+
+def test_norm_eps_none_round_trips_through_the_printer() -> None:
+    text = bs.format(EPS_BASE)
+    assert text.count("norm_eps = none") == 3 and "norm_eps=none" in text
+    assert bs.format(text) == text
+    assert bs.parse(text) == bs.parse(EPS_BASE)
+
+
+def test_a_bad_norm_eps_still_says_what_it_takes() -> None:
+    text = EPS_BASE.replace("norm_eps = 1e-6", "norm_eps = nothing")
+    (err,) = errors(text)
+    assert "norm_eps must be a number" in err.message and "or none" in err.hint
