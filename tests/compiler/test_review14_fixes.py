@@ -19,9 +19,9 @@ CT_CELL = (
 )
 
 
-def errors(text: str, **kw) -> list[SpecError]:
+def errors(text: str, overrides: dict | None = None) -> list[SpecError]:
     with pytest.raises(SpecError) as info:
-        bs.parse(text, **kw)
+        bs.parse(text, overrides)
     return info.value.errors or [info.value]
 
 
@@ -169,3 +169,22 @@ def test_a_bad_norm_eps_still_says_what_it_takes() -> None:
     text = EPS_BASE.replace("norm_eps = 1e-6", "norm_eps = nothing")
     (err,) = errors(text)
     assert "norm_eps must be a number" in err.message and "or none" in err.hint
+
+
+# -- 8: a key whose value failed to evaluate is not "missing" ------------------------------
+
+
+def test_a_dynamic_let_override_reports_once_not_as_missing_keys() -> None:
+    errs = errors("@vit_b16", {"SIZE": OverrideText("?")})
+    assert [e.message for e in errs] == ["'?' is only allowed in the input section"]
+
+
+def test_a_failed_stages_value_is_not_reported_missing() -> None:
+    text = "let S = 1 / 0\n" + INP + "backbone soanet { channels = 4, stages = S }\n"
+    messages = [e.message for e in errors(text)]
+    assert not any("missing" in m for m in messages), messages
+    assert len(messages) == 1
+    bare = INP + "backbone soanet { channels = 4 }\n"  # really missing: still said
+    assert any("missing the key 'stages'" in e.message for e in errors(bare))
+    nohw = "input { channels = 1, D = 1 }\n" + 'backbone soanet { stages = ["C2"] }\n'
+    assert sum("missing the key" in e.message for e in errors(nohw)) == 2

@@ -77,6 +77,7 @@ def read_entries(
     values: dict[str, Value] = {}
     key_spans: dict[str, Span] = {}
     subs: dict[int, tuple[A.Sub, Entries]] = {}
+    failed: set[str] = set()
     for item in items:
         if isinstance(item, A.Sub):
             if sub_kind is None or item.kind != sub_kind:
@@ -127,7 +128,8 @@ def read_entries(
             key_spans[item.key] = item.key_span
         except SpecError as e:
             errs.append(e)
-    return Entries(frozen(values), frozen(key_spans), frozen(subs), close)
+            failed.add(item.key)
+    return Entries(frozen(values), frozen(key_spans), frozen(subs), close, frozenset(failed))
 
 
 def convert(
@@ -144,7 +146,7 @@ def convert(
         check = checker(check)
     val = entries.get(key)
     if val is None:
-        if required:
+        if required and key not in entries.failed:
             assert entries.close is not None
             errs.append(
                 SpecValueError(

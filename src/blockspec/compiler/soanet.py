@@ -68,6 +68,8 @@ def build(
     """The SOANet with a `Slot` for every stage block, and the slots in build order."""
     lits_val = entries.get("stages")
     if lits_val is None:
+        if "stages" in entries.failed:  # its value's error is reported
+            return None
         errs.append(
             SpecValueError(
                 "backbone soanet is missing the key 'stages'",
