@@ -188,3 +188,49 @@ def test_a_failed_stages_value_is_not_reported_missing() -> None:
     assert any("missing the key 'stages'" in e.message for e in errors(bare))
     nohw = "input { channels = 1, D = 1 }\n" + 'backbone soanet { stages = ["C2"] }\n'
     assert sum("missing the key" in e.message for e in errors(nohw)) == 2
+
+
+# -- 14: an idle rel_pos_table warns; the window hint names window_padding where it pads -----
+
+WIN_INP = "input { channels = 1, D = 1, H = 12, W = 12 }\n"
+
+
+def test_rel_pos_table_without_a_bias_warns_at_the_key() -> None:
+    text = (
+        "input { channels = 1, D = 1, H = 16, W = 16 }\n"
+        "cell { window = [8, 8, 1], heads = 4, rel_pos_table = written_window, "
+        "rel_pos_bias = false }\n" + 'backbone soanet { channels = 16, stages = ["L1"] }\n'
+    )
+    (w,) = bs.parse(text).warnings
+    assert "no effect" in w.message and "rel_pos_bias = false" in w.message
+    assert at(text, w).startswith("written_window") and "rel_pos_bias = true" in w.hint
+    assert bs.parse(text.replace("rel_pos_bias = false", "rel_pos_bias = true")).warnings == ()
+    call = text.replace(", rel_pos_table = written_window", "").replace(
+        '"L1"', '"L1(rel_pos_table=written_window)"'
+    )
+    assert len(bs.parse(call).warnings) == 1  # a block-call override warns too
+    with pytest.raises(SpecWarning):
+        bs.parse(text, strict=True)
+
+
+def _window_hints(text: str) -> list[str]:
+    return [e.hint for e in errors(text) if "does not divide the feature" in e.message]
+
+
+def test_the_window_hint_offers_padding_on_the_padded_families() -> None:
+    for code in ("L1", "S3"):
+        text = WIN_INP + "cell { window = [8, 8, 1], heads = 4 }\n"
+        text += f'backbone soanet {{ channels = 16, stages = ["{code}"] }}\n'
+        hints = _window_hints(text)
+        assert hints and all("window_padding = true" in h for h in hints), (code, hints)
+        padded = text.replace("heads = 4", "heads = 4, window_padding = true")
+        bs.parse(padded)  # the fix the hint gives works
+
+
+def test_the_window_hint_never_offers_padding_to_g() -> None:
+    text = WIN_INP + "cell { window = [8, 8, 1], heads = 4 }\n"
+    text += 'backbone soanet { channels = 16, stages = ["G1"] }\n'
+    assert all("window_padding" not in h for h in _window_hints(text))
+    written = text.replace("heads = 4", "heads = 4, window_padding = true")
+    hints = _window_hints(written)
+    assert hints and all("window_padding does not pad G1 (only L, L3, S3, Sh)" in h for h in hints)
