@@ -15,7 +15,7 @@ from . import ast as A
 from .checks import as_bool, as_float, as_int, as_int_list, as_name, as_size
 from .diagnostics import did_you_mean
 from .state import Entries, frozen
-from .values import DYN, Value, evaluate
+from .values import DYN, Symbol, Value, evaluate
 
 __all__ = ["read_entries", "convert", "checker", "norm_eps"]
 
@@ -25,7 +25,8 @@ def checker(t: Type) -> Callable[[Value, str], object]:
     if t.kind == "int":
         return lambda v, k: as_int(v, k, int(t.lo or 0))
     if t.kind == "float":
-        return lambda v, k: as_float(v, k, float(t.lo or 0.0), t.hi, t.lo_open, t.hi_open)
+        check = lambda v, k: as_float(v, k, float(t.lo or 0.0), t.hi, t.lo_open, t.hi_open)  # noqa: E731
+        return _or_none(check) if t.none else check
     if t.kind == "bool":
         return as_bool
     if t.kind in ("name", "downsample"):  # a downsample true/false is read by soanet
@@ -35,6 +36,21 @@ def checker(t: Type) -> Callable[[Value, str], object]:
     if t.kind == "size":
         return as_size
     raise ValueError(f"type {t.kind!r} is read by its pass, not by `checker`")  # pragma: no cover
+
+
+def _or_none(check: Callable[[Value, str], object]) -> Callable[[Value, str], object]:
+    """`check`, but the bare name ``none`` reads as None (the key's unset value)."""
+
+    def read(val: Value, key: str) -> object:
+        if isinstance(val.v, Symbol) and val.v == "none":
+            return None
+        try:
+            return check(val, key)
+        except SpecError as e:
+            e.hint = f"{e.hint}; or none (the default)" if e.hint else "or none (the default)"
+            raise
+
+    return read
 
 
 def _elsewhere(key: str, where: str) -> str | None:
@@ -61,6 +77,7 @@ def read_entries(
     values: dict[str, Value] = {}
     key_spans: dict[str, Span] = {}
     subs: dict[int, tuple[A.Sub, Entries]] = {}
+    failed: set[str] = set()
     for item in items:
         if isinstance(item, A.Sub):
             if sub_kind is None or item.kind != sub_kind:
@@ -111,7 +128,8 @@ def read_entries(
             key_spans[item.key] = item.key_span
         except SpecError as e:
             errs.append(e)
-    return Entries(frozen(values), frozen(key_spans), frozen(subs), close)
+            failed.add(item.key)
+    return Entries(frozen(values), frozen(key_spans), frozen(subs), close, frozenset(failed))
 
 
 def convert(
@@ -128,7 +146,7 @@ def convert(
         check = checker(check)
     val = entries.get(key)
     if val is None:
-        if required:
+        if required and key not in entries.failed:
             assert entries.close is not None
             errs.append(
                 SpecValueError(

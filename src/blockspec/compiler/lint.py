@@ -4,7 +4,10 @@
   writes them ``[H, W, D]``);
 - temporal cells (T, F) on D = 1: attention over one frame;
 - 3D families on D = 1: their 3x3x3 convolutions see only zero padding above and below;
-- a `let` that nothing uses.
+- a `let` that nothing uses;
+- a SOANet stage whose output nothing reads (``outputs = stage_inputs`` without
+  ``final_downsample``: the last stage computes nothing that is returned);
+- ``rel_pos_table = written_window`` with ``rel_pos_bias = false`` (there is no table).
 
 Warnings are attached to the network (`Network.warnings`), one per place in the text; they
 never stop a compilation unless the caller asks for strictness.
@@ -98,12 +101,60 @@ def _unused_lets(spec: A.Spec, out: dict) -> None:
             )
 
 
+def _dead_stage(net: ir.Network, out: dict) -> None:
+    """`outputs = stage_inputs` with no `down_out`: nobody reads the last stage's output."""
+    bb = net.backbone
+    if not isinstance(bb, ir.SOANet) or bb.outputs != "stage_inputs" or bb.final_down:
+        return
+    span = ir.span_of(bb, "outputs")
+    if span is None or span in out:
+        return
+    last = len(bb.stages) - 1
+    token = net.stem is not None and net.stem.config.class_token
+    what = "its cells are computed and never used"
+    if last == 0:
+        what = "no cell reaches what the backbone returns (the stem's output)"
+        head = net.head
+        if token and head is not None and head.config.pool == "token":
+            what += ", so the logits do not depend on the input"
+    fix = "set outputs = stage_outputs (a class token allows no final_downsample)"
+    if not token:
+        fix = (
+            "set final_downsample = true (downsample on) to read it, as MONAI's encoder does, "
+            "or outputs = stage_outputs"
+        )
+    out[span] = SpecWarning(
+        f"outputs = stage_inputs returns every stage's input, and without final_downsample "
+        f"nothing reads the output of stage{last}: {what}",
+        span,
+        fix,
+    )
+
+
+def _idle_table(net: ir.Network, out: dict) -> None:
+    """`rel_pos_table = written_window` on a cell without a relative position bias."""
+    for cell in net.cells():
+        cfg = cell.config
+        span = cell.origin("rel_pos_table").span
+        if cfg.rel_pos_table != "written_window" or cfg.rel_pos_bias or span is None:
+            continue
+        if span not in out:
+            out[span] = SpecWarning(
+                f"rel_pos_table = written_window has no effect on {cfg.code} at {cell.path}: "
+                "rel_pos_bias = false, so there is no bias table",
+                span,
+                "remove rel_pos_table, or set rel_pos_bias = true",
+            )
+
+
 def warnings_of(unit: Unit, net: ir.Network, spec: A.Spec) -> tuple[SpecWarning, ...]:
     """Every warning of a validated network, in source order."""
     found: dict = {}
     _layouts(unit, net, found)
     _frames(net, found)
     _unused_lets(spec, found)
+    _dead_stage(net, found)
+    _idle_table(net, found)
     return tuple(sort_errors(found.values()))  # type: ignore[arg-type]
 
 

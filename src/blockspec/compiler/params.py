@@ -34,8 +34,9 @@ def cell_params(entries: Entries, layer: str, errs: list[SpecError]) -> dict[str
     for key, val in entries.values.items():
         if key not in CELL_KEYS:
             continue
+        n = len(errs)
         converted = convert(entries, key, _CHECKS[key], errs)
-        if converted is None:
+        if len(errs) > n:  # refused (a value may read as None: `norm_eps = none`)
             continue
         out[key] = Param(converted, ir.Origin(layer, val.span, val.let))
     check_patch_divides(out, errs)

@@ -68,6 +68,8 @@ def build(
     """The SOANet with a `Slot` for every stage block, and the slots in build order."""
     lits_val = entries.get("stages")
     if lits_val is None:
+        if "stages" in entries.failed:  # its value's error is reported
+            return None
         errs.append(
             SpecValueError(
                 "backbone soanet is missing the key 'stages'",
@@ -135,7 +137,11 @@ def build(
         final_down = resample(
             "down_out", "down", method, (chans[n - 1], chans[n]), s_in, 2, depth, norm
         )
-    spans = (("stages", lits_val.span),)
+    spans = (("stages", lits_val.span),) + tuple(
+        (key, entries.key_spans.get(key) or entries.values[key].span)
+        for key in ("final_downsample", "outputs")
+        if key in entries.values
+    )
     net = ir.SOANet(
         tuple(stages),  # type: ignore[arg-type]
         tuple(downs),

@@ -50,6 +50,8 @@ class Entries:
     key_spans: Mapping[str, Span] = field(default_factory=_empty)
     subs: Mapping[int, tuple[A.Sub, Entries]] = field(default_factory=_empty)
     close: Span | None = None
+    #: keys written whose value failed to evaluate (reported then: never "missing")
+    failed: frozenset[str] = frozenset()
 
     def get(self, key: str) -> Value | None:
         return self.values.get(key)

@@ -109,6 +109,14 @@ def rule_class_token(net: ir.Network) -> Iterator[SpecError]:
             "set downsample = false in backbone soanet { }, or remove class_token",
         )
         return
+    if bb.final_down is not None:
+        yield SpecValueError(
+            "a class token needs a SOANet without downsampling; final_downsample halves the "
+            "last stage's output (down_out)",
+            ir.span_of(bb, "final_downsample") or at,
+            "remove final_downsample (or set it to false), or remove class_token",
+        )
+        return
     depth = stem.size_out[0] if isinstance(stem.size_out[0], int) else 1
     seen: set = set()
     for cell in net.cells():

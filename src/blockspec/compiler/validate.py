@@ -135,6 +135,20 @@ def rule_stem(net: ir.Network) -> Iterator[SpecError]:
             )
 
 
+_PADDED = families_where("local_windows")
+_PADDED_CODES = ", ".join(sorted(_PADDED))
+
+
+def _padding_hint(cell: ir.Cell, w: int) -> str:
+    """The window error's word on `window_padding`: the fix where it pads, a note where it
+    is written but cannot (only L, L3, S3 and Sh windows are padded)."""
+    if cell.config.family in _PADDED:
+        return f"; or set window_padding = true (pads the map to a multiple of {w})"
+    if cell.origin("window_padding").span is not None:
+        return f"; window_padding does not pad {cell.config.code} (only {_PADDED_CODES})"
+    return ""
+
+
 def rule_windows(net: ir.Network) -> Iterator[SpecError]:
     """Windows divide the feature map (unless `window_padding` pads it) and patches divide
     windows, at every level."""
@@ -156,7 +170,8 @@ def rule_windows(net: ir.Network) -> Iterator[SpecError]:
                     f"window {w} does not divide the feature {ax} = {size} at {cell.path}{note}",
                     span,
                     f"windows along {ax} that divide {size}: "
-                    + divisors(size, keep=lambda d, p=p: d % p == 0),
+                    + divisors(size, keep=lambda d, p=p: d % p == 0)
+                    + _padding_hint(cell, w),
                 )
             if cfg.family in _PATCHED and w % _patch(cfg, axis):
                 span, note = _place(cell, "patch", net, axis)

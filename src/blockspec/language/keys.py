@@ -30,7 +30,8 @@ class Type:
     "bool", "name" (one of `options`), "ints" (`n` ints >= 1, one per axis of `axes`),
     "size" (an int or ``?``), "blocks" (a list of block strings), "block" (one block string),
     "channels" (an int, or a list of ints per level/stage) or "downsample" (a method name,
-    or true/false for soanet).
+    or true/false for soanet). `none`: the bare name ``none`` is accepted too and means the
+    key's unset value (None), e.g. ``norm_eps = none``: torch's default eps.
     """
 
     kind: str
@@ -41,6 +42,7 @@ class Type:
     options: tuple[str, ...] = ()
     n: int = 0
     axes: str = ""
+    none: bool = False
 
 
 def _name(opts) -> Type:
@@ -50,7 +52,7 @@ def _name(opts) -> Type:
 _POS_INT = Type("int", lo=1)
 _BOOL = Type("bool")
 _PROB = Type("float", lo=0.0, hi=1.0, hi_open=True)
-_EPS = Type("float", lo=0.0, lo_open=True)
+_EPS = Type("float", lo=0.0, lo_open=True, none=True)  # none: torch's default eps
 
 KEEP = object()  # `inert`: the lowered config keeps the resolved value
 
@@ -75,7 +77,7 @@ CELL_KEYS: dict[str, CellKey] = {
     "mixer": CellKey(_name(O.MIXER_KINDS), "conv", "lin_ok", inert="conv"),
     "mixer_ratio": CellKey(Type("float", lo=0.0, lo_open=True), 4.0),
     "norm": CellKey(_name(O.NORMS), "instance2d"),
-    "norm_eps": CellKey(Type("float", lo=0.0, lo_open=True), None),  # None: torch's eps
+    "norm_eps": CellKey(_EPS, None),
     "activation": CellKey(_name(O.ACTIVATIONS), "prelu"),
     "cosine": CellKey(_BOOL, True, "attention"),
     "normalize_qk": CellKey(_BOOL, True, "attention"),
