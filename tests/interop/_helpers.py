@@ -10,7 +10,9 @@ TOL = {torch.float32: 1e-4, torch.float64: 1e-10}
 
 def perturb(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Move every norm weight, bias, position table / embedding and class token off its
-    initial value, so that identity initialisation cannot hide a wrong mapping."""
+    initial value, so that identity initialisation cannot hide a wrong mapping. The noise is
+    drawn in each parameter's dtype: perturb AFTER ``.to(dtype)``, so that a float64 model holds
+    values float32 cannot represent (a conversion through float32 then shows)."""
     g = torch.Generator().manual_seed(seed)
     words = ("norm", "bias", "position", "pos_embed", "cls_token", "relative")
     with torch.no_grad():
@@ -36,3 +38,10 @@ def assert_close(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype, what: str
     assert a.shape == b.shape, f"{what}: {tuple(a.shape)} vs {tuple(b.shape)}"
     err = (a - b).abs().max().item()
     assert err <= TOL[dtype], f"{what}: max abs difference {err:.3g} > {TOL[dtype]:g}"
+
+
+def assert_dtype(state: dict[str, torch.Tensor], model: torch.nn.Module, dtype) -> None:
+    """Every floating tensor of a converted state dict and model is in `dtype`."""
+    bad = {k: v.dtype for k, v in state.items() if v.is_floating_point() and v.dtype != dtype}
+    assert not bad, f"state dict not in {dtype}: {bad}"
+    assert {p.dtype for p in model.parameters()} == {dtype}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 
@@ -11,7 +13,7 @@ import blockspec as bs  # noqa: E402
 from blockspec import interop  # noqa: E402
 from blockspec.interop import _monai_vit  # noqa: E402
 
-from ._helpers import assert_close, count, perturb  # noqa: E402
+from ._helpers import assert_close, assert_dtype, count, perturb  # noqa: E402
 
 
 def _swin(**kw):
@@ -40,14 +42,16 @@ def _outputs(y):
     return list(y) if isinstance(y, (list, tuple)) else [y]
 
 
-def check_swin(ref, size, dtype):
-    ref = perturb(ref).to(dtype)
-    ours = interop.from_monai(ref, size=size)
+def check_swin(ref, size, dtype, **options):
+    ref = perturb(ref.to(dtype))  # float64 noise on a float64 model
+    ours = interop.from_monai(ref, size=size, **options)
+    assert_dtype(interop.to_spec_monai(ref, size=size, **options)[1], ours, dtype)
     enc = ref.swinViT if hasattr(ref, "swinViT") else ref
     assert count(ours) == count(enc)
     x = torch.randn(1, enc.patch_embed.proj.in_channels, *size, dtype=dtype)
+    normalize = options.get("normalize", getattr(ref, "normalize", True))
     with torch.no_grad():
-        ya = enc(x, getattr(ref, "normalize", True))
+        ya = enc(x, normalize)
         yb = _outputs(ours(x))
     assert len(ya) == len(yb) == 5
     for i, (a, b) in enumerate(zip(ya, yb, strict=True)):
@@ -68,6 +72,19 @@ def test_swin_mergingv2_no_qkv_bias_float64():
     check_swin(ref, (64, 96, 64), torch.float64)
 
 
+def test_swin_normalize_false_float64():
+    check_swin(_swin(depths=(1, 1, 1, 1)), (64, 64, 64), torch.float64, normalize=False)
+    text, _ = interop.to_spec_monai(_swin(depths=(1, 1, 1, 1)), size=(64, 64, 64))
+    assert "output_norm      = channel_layer_plain" in text  # the default: normalize=True
+
+
+def test_swinunetr_normalize_false_float64():
+    ref = _swinunetr(in_channels=1, out_channels=2, feature_size=12, depths=(1, 1, 1, 1),
+                     normalize=False)  # fmt: skip
+    assert "output_norm      = none" in interop.to_spec_monai(ref, size=(64, 64, 64))[0]
+    check_swin(ref, (64, 64, 64), torch.float64)
+
+
 def test_swinunetr_encoder_float64():
     from monai.networks.nets import SwinUNETR
 
@@ -76,8 +93,12 @@ def test_swinunetr_encoder_float64():
 
 
 def check_vit(ref, dtype, size=(16, 24, 32)):
-    ref = perturb(ref).to(dtype)
+    ref = perturb(ref.to(dtype))  # float64 noise on a float64 model
     ours = interop.from_monai(ref, size=size)
+    assert_dtype(interop.to_spec_monai(ref, size=size)[1], ours, dtype)
+    # a sincos embedding is frozen in MONAI and in the conversion; "none" trains in both
+    trains = ref.patch_embedding.position_embeddings.requires_grad
+    assert ours.stem.pos_embed.requires_grad is trains
     assert count(ours) == count(ref) - _monai_vit.unused_parameters(ref)
     x = torch.randn(2, 1, *size, dtype=dtype)
     with torch.no_grad():
@@ -95,10 +116,36 @@ def check_vit(ref, dtype, size=(16, 24, 32)):
 @pytest.mark.parametrize(
     "kw",
     [{}, {"classification": True, "num_classes": 3, "post_activation": None},
-     {"qkv_bias": True, "pos_embed_type": "sincos"}],
+     {"qkv_bias": True, "pos_embed_type": "sincos"}, {"pos_embed_type": "none"},
+     {"classification": True, "num_classes": 3, "post_activation": None,
+      "pos_embed_type": "sincos"}],
 )  # fmt: skip
 def test_vit(kw, dtype):
     check_vit(_vit(**kw), dtype)
+
+
+def test_vit_sincos_is_frozen():
+    ours = interop.from_monai(_vit(pos_embed_type="sincos"), size=(16, 24, 32))
+    assert not ours.stem.pos_embed.requires_grad
+    assert all(p.requires_grad for n, p in ours.named_parameters() if n != "stem.pos_embed")
+
+
+@pytest.mark.parametrize(
+    ("make", "size", "match"),
+    [
+        (lambda: _swin(depths=(2, 2, 2), num_heads=(3, 6, 12)), (64, 64, 64),
+         r"depths = \(2, 2, 2\)"),
+        (lambda: _swin(norm_layer=partial(torch.nn.LayerNorm, eps=1e-6)), (64, 64, 64),
+         "patch merging norm eps = 1e-06"),
+        (lambda: _swin(), (80, 80, 80), r"(?s)size = \(80, 80, 80\).*multiple"),
+        (lambda: _swin(), (32, 32, 32), r"size = \(32, 32, 32\)"),
+        (lambda: _vit(), (16, 24, 32), "normalize"),
+    ],
+)  # fmt: skip
+def test_swin_unsupported_is_a_clear_error(make, size, match):
+    options = {"normalize": False} if match == "normalize" else {}
+    with pytest.raises(interop.UnsupportedModelError, match=match):
+        interop.to_spec_monai(make(), size=size, **options)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ timm = pytest.importorskip("timm")
 import blockspec as bs  # noqa: E402
 from blockspec import interop  # noqa: E402
 
-from ._helpers import assert_close, capture, count, perturb  # noqa: E402
+from ._helpers import assert_close, assert_dtype, capture, count, perturb  # noqa: E402
 
 NAMED = [
     "swin_tiny_patch4_window7_224",
@@ -26,6 +26,10 @@ def _small_swin(**kw):
     args = dict(img_size=64, embed_dim=24, depths=(2, 1, 2), num_heads=(2, 3, 4), window_size=4,
                 num_classes=7, drop_path_rate=0.1)  # fmt: skip
     return SwinTransformer(**{**args, **kw})
+
+
+def _tiny(**kw):
+    return timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, **kw)
 
 
 def _small_vit(**kw):
@@ -51,8 +55,9 @@ def _stages(ref, ours):
 
 
 def check(ref, dtype, size=None, batch=2):
-    ref = perturb(ref).to(dtype)
+    ref = perturb(ref.to(dtype))  # float64 noise on a float64 model
     ours = interop.from_timm(ref)
+    assert_dtype(interop.to_spec_timm(ref)[1], ours, dtype)
     assert count(ours) == count(ref)
     assert isinstance(ours.spec, str) and ours.spec
     h, w = ref.patch_embed.img_size if size is None else size
@@ -72,6 +77,11 @@ def check(ref, dtype, size=None, batch=2):
         {},
         {"qkv_bias": False, "window_size": 2},
         {"embed_dim": 16, "depths": (3,), "num_heads": (4,)},
+        # windows clamped to smaller maps (timm: window = map, no shift; per axis)
+        {"img_size": (32, 64)},
+        {"img_size": 32, "window_size": 8},
+        # head_dim written, equal to C / heads at every stage
+        {"num_heads": (2, 4, 8), "head_dim": 12},
     ],
 )
 def test_small_swin_float64(kw):
@@ -85,10 +95,22 @@ def test_small_swin_float64(kw):
         {"qkv_bias": False, "global_pool": "avg", "fc_norm": False},
         {"class_token": False, "global_pool": "avg", "fc_norm": False},
         {"no_embed_class": True},
+        {"act_layer": "gelu_tanh"},  # timm's GELUTanh is blockspec's gelu
+        {"act_layer": "gelu"},  # timm's GELU (erf)
+        {"act_layer": torch.nn.GELU},
     ],
 )
 def test_small_vit_float64(kw):
     check(_small_vit(**kw), torch.float64)
+
+
+def test_swin_tanh_gelu_float64():
+    ref = _small_swin()
+    for layer in ref.layers:
+        for blk in layer.blocks:
+            blk.mlp.act = torch.nn.GELU(approximate="tanh")
+    assert "activation    = gelu\n" in interop.to_spec_timm(ref)[0]
+    check(ref, torch.float64)
 
 
 @pytest.mark.parametrize("name", NAMED)
@@ -140,6 +162,11 @@ def test_packaged_spec_is_the_converted_one(name, packaged):
         (lambda: _small_vit(init_values=1e-5), "init_values"),
         (lambda: _small_vit(reg_tokens=2), "reg_tokens"),
         (lambda: _small_vit(act_layer=torch.nn.SiLU), "act_layer"),
+        (lambda: _small_swin(head_dim=16), "head_dim = 16"),
+        # maps the window does not divide: timm pads after its shift, blockspec before
+        (lambda: _small_swin(img_size=48), r"img_size.*stage 1's map \[6, 6\]"),
+        (lambda: _tiny(img_size=96, window_size=7), r"img_size.*multiple of 224 x 224"),
+        (lambda: _tiny(img_size=112, window_size=7), r"img_size.*odd"),
     ],
 )
 def test_unsupported_is_a_clear_error(make, match):

@@ -56,36 +56,52 @@ def _convert(model: Any, family: Any, **options: Any) -> tuple[str, dict]:
 
 
 def to_spec_timm(model: Any) -> tuple[str, dict]:
-    """``(spec_text, state_dict)`` of a timm SwinTransformer or VisionTransformer instance."""
+    """``(spec_text, state_dict)`` of a timm SwinTransformer or VisionTransformer instance;
+    every tensor keeps the reference's dtype."""
     return _convert(model, _family(model, _timm_families(), "timm"))
 
 
-def to_spec_monai(model: Any, size: Sequence[int] | None = None) -> tuple[str, dict]:
+def to_spec_monai(
+    model: Any, size: Sequence[int] | None = None, normalize: bool | None = None
+) -> tuple[str, dict]:
     """``(spec_text, state_dict)`` of a MONAI SwinUNETR (its ``swinViT`` encoder; the decoder is
-    not converted), SwinTransformer or ViT instance. `size` is the input size (s0, s1, s2)
-    the spec is written for: MONAI's Swin keeps none (default 96^3); a ViT's default is the
-    cube (square) its patch count implies."""
+    not converted), SwinTransformer or ViT instance; every tensor keeps the reference's dtype.
+    `size` is the input size (s0, s1, s2) the spec is written for: MONAI's Swin keeps none
+    (default 96^3); a ViT's default is the cube (square) its patch count implies.
+    `normalize` (Swin only): whether the outputs are normalised (``output_norm =
+    channel_layer_plain``) as MONAI's ``forward(x, normalize)``; default: a SwinUNETR's own
+    ``.normalize``, True for a bare SwinTransformer."""
     family = _family(model, _monai_families(), "MONAI")
-    if size is None and family.__name__.endswith("_monai_swin"):
-        size = (96, 96, 96)
-    return _convert(model, family, size=size)
+    if not family.__name__.endswith("_monai_swin"):
+        if normalize is not None:
+            raise UnsupportedModelError(
+                f"MONAI: normalize applies to SwinTransformer / SwinUNETR, not to a "
+                f"{type(model).__name__}",
+                hint="leave normalize unset",
+            )
+        return _convert(model, family, size=size)
+    return _convert(model, family, size=(96, 96, 96) if size is None else size, normalize=normalize)
 
 
-def _loaded(text: str, state: dict, model: Any) -> Any:
+def _loaded(text: str, state: dict, model: Any, family: Any) -> Any:
     dtype = next((p.dtype for p in model.parameters()), None)
-    return build(text, state, dtype=dtype)
+    frozen = family.frozen(model) if hasattr(family, "frozen") else ()
+    return build(text, state, dtype=dtype, frozen=frozen)
 
 
 def from_timm(model: Any) -> Any:
-    """The compiled blockspec model of a timm model, its weights loaded (eval mode)."""
+    """The compiled blockspec model of a timm model, its weights loaded (eval mode), in the
+    reference's dtype."""
     text, state = to_spec_timm(model)
-    return _loaded(text, state, model)
+    return _loaded(text, state, model, _family(model, _timm_families(), "timm"))
 
 
-def from_monai(model: Any, size: Sequence[int] | None = None) -> Any:
-    """The compiled blockspec model of a MONAI model, its weights loaded (eval mode)."""
-    text, state = to_spec_monai(model, size)
-    return _loaded(text, state, model)
+def from_monai(model: Any, size: Sequence[int] | None = None, normalize: bool | None = None) -> Any:
+    """The compiled blockspec model of a MONAI model, its weights loaded (eval mode), in the
+    reference's dtype; parameters MONAI does not train (a sincos position embedding) are
+    frozen. `size` and `normalize` as in `to_spec_monai`."""
+    text, state = to_spec_monai(model, size, normalize)
+    return _loaded(text, state, model, _family(model, _monai_families(), "MONAI"))
 
 
 def from_timm_state_dict(name: str, state_dict: dict, **kwargs: Any) -> Any:

@@ -10,8 +10,14 @@ from ..errors import SpecError
 
 __all__ = [
     "UnsupportedModelError", "ConversionError", "Converter", "fmt_number", "merge_permutation",
-    "position_table_map", "stage_blocks", "refuse", "build",
+    "position_table_map", "stage_blocks", "refuse", "build", "eps_entry", "cell_lines",
+    "swin_backbone", "vit_backbone", "document", "DEFAULT_EPS", "AFFINE",
 ]  # fmt: skip
+
+#: a LayerNorm's (or a linear's) two tensors
+AFFINE = ("weight", "bias")
+#: torch's LayerNorm eps, which the spec leaves unwritten
+DEFAULT_EPS = 1e-5
 
 
 class UnsupportedModelError(SpecError):
@@ -35,6 +41,80 @@ def fmt_number(x: float) -> str:
     if float(x).is_integer() and abs(x) < 1e15:
         return str(int(x))
     return repr(float(x))
+
+
+def eps_entry(eps: float) -> list[str]:
+    """``norm_eps = ...`` when `eps` is not torch's default (then nothing)."""
+    return [] if eps == DEFAULT_EPS else [f"norm_eps = {fmt_number(eps)}"]
+
+
+def cell_lines(
+    head: Sequence[str],
+    *,
+    ratio: float,
+    act: str,
+    eps: float,
+    qkv_bias: bool,
+    att_drop: float = 0.0,
+    tail: Sequence[str] = (),
+) -> list[str]:
+    """The ``cell { }`` of a pre-norm transformer block (lin attention + lin MLP, LayerNorms):
+    `head` entries first (window, heads, ...), then the ones every converter writes, `tail`,
+    and the optional eps / qkv bias / attention dropout."""
+    entries = [
+        *head,
+        "attention = lin",
+        "mixer = lin",
+        f"mixer_ratio = {fmt_number(ratio)}",
+        "norm = channel_layer",
+        f"activation = {act}",
+        "cosine = false",
+        "normalize_qk = false",
+        *tail,
+        *eps_entry(eps),
+        *([] if qkv_bias else ["qkv_bias = false"]),
+        *([f"att_dropout = {fmt_number(att_drop)}"] if att_drop else []),
+    ]
+    return ["cell {", *_aligned(entries), "}"]
+
+
+def swin_backbone(
+    channels: str, blocks: Sequence[int], rate: float, settings: Sequence[str],
+    stages: Sequence[str],
+) -> list[str]:  # fmt: skip
+    """A Swin ``backbone soanet { }``: the stage strings, `settings` (downsampling, outputs),
+    the drop-path rate and the per-stage entries `stages` (``stage i { ... }``)."""
+    text = ", ".join(f'"{stage_blocks(n)}"' for n in blocks)
+    entries = [f"channels = {channels}", f"stages = [{text}]", *settings]
+    entries.append(f"drop_path_rate = {fmt_number(rate)}")
+    return ["backbone soanet {", *_aligned(entries), *(f"  {s}" for s in stages), "}"]
+
+
+def vit_backbone(stage: str, rate: float, extra: Sequence[str] = ()) -> list[str]:
+    """A ViT's one-stage ``backbone soanet { }`` (no downsampling), `extra` entries last."""
+    entries = ["channels = C", f'stages = ["{stage}"]', "downsample = false"]
+    entries += [f"drop_path_rate = {fmt_number(rate)}", *extra]
+    return ["backbone soanet {", *_aligned(entries), "}"]
+
+
+def document(
+    comment: str, lets: Sequence[str], dims: str, stem: Sequence[str],
+    sections: Sequence[Sequence[str]],
+) -> str:  # fmt: skip
+    """A whole spec: the comment, the `let` lines (CHANNELS among them), ``input``, ``stem``
+    (its entries) and the other sections (each a list of lines)."""
+    lines = [f"# {comment}", *lets, "", f"input {{ channels = CHANNELS, {dims} }}"]
+    lines += ["", f"stem {{ {', '.join(stem)} }}"]
+    for section in sections:
+        lines += ["", *section]
+    return "\n".join(lines) + "\n"
+
+
+def _aligned(entries: Sequence[str]) -> list[str]:
+    """``key = value`` entries indented, their `=` in one column."""
+    pairs = [e.split(" = ", 1) for e in entries]
+    width = max(len(k) for k, _ in pairs)
+    return [f"  {k.ljust(width)} = {v}" for k, v in pairs]
 
 
 def stage_blocks(depth: int, first: str = "S3", second: str = "Sh") -> str:
@@ -128,6 +208,54 @@ class Converter:
         for src, dst in pairs:
             self.copy(src, dst)
 
+    def affine(self, src: str, dst: str) -> None:
+        """`src`.weight / .bias into `dst`.weight / .bias."""
+        self.copy_many((f"{src}.{p}", f"{dst}.{p}") for p in AFFINE)
+
+    def stem_conv(self, src: str) -> None:
+        """A patch-embedding conv `src` (2D weights get blockspec's D axis of 1) into stem.conv."""
+        w = self.take(f"{src}.weight")
+        self.put("stem.conv.weight", w if w.dim() == 5 else w.unsqueeze(2))
+        self.copy(f"{src}.bias", "stem.conv.bias")
+
+    def block(
+        self, src: str, dst: str, *, qkv_bias: bool, proj: str, mlp: tuple[str, str],
+        fused: bool = True,
+    ) -> None:  # fmt: skip
+        """A pre-norm transformer block: norm1/norm2, q/k/v (fused ``attn.qkv`` or
+        ``attn.to_q/k/v``), the output projection `proj` and the MLP's two linears `mlp`."""
+        for n in ("norm1", "norm2"):
+            self.affine(f"{src}.{n}", f"{dst}.{n}")
+        if fused:
+            self.qkv(f"{src}.attn.qkv", f"{dst}.attn", bias=qkv_bias)
+        else:
+            parts = AFFINE if qkv_bias else ("weight",)
+            for x in "qkv":
+                self.copy_many((f"{src}.attn.to_{x}.{p}", f"{dst}.attn.{x}.{p}") for p in parts)
+        self.affine(f"{src}.{proj}", f"{dst}.attn.out")
+        for a, b in zip(mlp, ("fc1", "fc2"), strict=True):
+            self.affine(f"{src}.mlp.{a}", f"{dst}.mixer.{b}")
+
+    def merge(self, src: str, dst: str, dim: int, order: Sequence[tuple[int, ...]]) -> None:
+        """A patch merging (norm over the folded channels, bias-free reduction) into `dst`."""
+        import torch
+
+        perm = torch.tensor(merge_permutation(dim, order))
+        red = self.take(f"{src}.reduction.weight")[:, perm]
+        self.put(f"{dst}.conv.weight", red[:, :, None, None, None].clone())
+        for p in AFFINE:
+            self.put(f"{dst}.norm.{p}", self.take(f"{src}.norm.{p}")[perm].clone())
+
+    def pos_table(self, src: str, dst: str, ref_index: Any, ours: Any) -> None:
+        """The relative-position table `src` re-ordered into `dst` (module `ours`)."""
+        import torch
+
+        table = self.take(src)
+        rows = position_table_map(
+            ref_index, ours.pos_index, table.shape[0], ours.pos_table.shape[0]
+        )
+        self.put(dst, table[torch.tensor(rows)].clone())
+
     def qkv(self, src: str, dst: str, bias: bool) -> None:
         """A fused qkv linear (rows q, k, v; heads inside each) into dst.q / dst.k / dst.v."""
         for part in ("weight", "bias") if bias else ("weight",):
@@ -141,7 +269,9 @@ class Converter:
                 self.used.add(k)
 
     def finish(self, target: Mapping[str, Any]) -> dict[str, Any]:
-        """The blockspec state dict, after checking nothing is left over, missing or misshaped."""
+        """The blockspec state dict, after checking nothing is left over, missing or misshaped.
+
+        Every tensor keeps the reference's dtype (a float64 reference gives float64 weights)."""
         left = sorted(set(self.source) - self.used)
         missing = sorted(set(target) - set(self.out))
         extra = sorted(set(self.out) - set(target))
@@ -161,19 +291,27 @@ class Converter:
             problems.append(f"{len(bad)} shape mismatch(es): {_some(bad)}")
         if problems:
             raise ConversionError(f"{self.family}: " + "; ".join(problems))
-        return {k: self.out[k].to(dtype=target[k].dtype).contiguous() for k in target}
+        return {k: self.out[k].contiguous() for k in target}
 
 
 def _some(items: Sequence[str], n: int = 5) -> str:
     return ", ".join(items[:n]) + (", ..." if len(items) > n else "")
 
 
-def build(spec_text: str, state: Mapping[str, Any], dtype: Any = None) -> Any:
-    """Compile `spec_text` and load `state` strictly; `model.spec` is set by `bs.compile`."""
+def build(
+    spec_text: str, state: Mapping[str, Any], dtype: Any = None, frozen: Iterable[str] = ()
+) -> Any:
+    """Compile `spec_text`, move it to `dtype` (default: the state's first floating dtype)
+    and load `state` strictly; the parameters `frozen` get ``requires_grad = False``.
+    `model.spec` is set by `bs.compile`."""
     from .. import api
 
+    if dtype is None:
+        dtype = next((v.dtype for v in state.values() if v.is_floating_point()), None)
     model = api.compile(spec_text, seed=0)
     if dtype is not None:
         model = model.to(dtype)
     model.load_state_dict(state, strict=True)
+    for name in frozen:
+        model.get_parameter(name).requires_grad_(False)
     return model.eval()

@@ -12,14 +12,8 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from ._common import (
-    Converter,
-    fmt_number,
-    merge_permutation,
-    position_table_map,
-    refuse,
-    stage_blocks,
-)
+from . import _common as common
+from ._common import DEFAULT_EPS, Converter, cell_lines, document, eps_entry, refuse
 from ._read import activation, dhw_spec, drop_path_rate, layer_norm_eps, probability
 
 FAMILY = "MONAI SwinTransformer"
@@ -32,14 +26,25 @@ MERGE_ORDERS = {
 }  # fmt: skip
 
 
-def encoder(model: Any) -> tuple[Any, bool]:
-    """The SwinTransformer of a SwinUNETR (or the model itself) and whether it normalises."""
+def encoder(model: Any, normalize: bool | None = None) -> tuple[Any, bool]:
+    """The SwinTransformer of a SwinUNETR (or the model itself) and whether its outputs are
+    normalised: `normalize` when given, else a SwinUNETR's own ``.normalize``, else True
+    (a bare SwinTransformer's forward takes it as an argument, default True)."""
     if type(model).__name__ == "SwinUNETR":
-        return model.swinViT, bool(getattr(model, "normalize", True))
-    return model, True
+        enc, own = model.swinViT, bool(getattr(model, "normalize", True))
+    else:
+        enc, own = model, True
+    return enc, own if normalize is None else bool(normalize)
 
 
 def _layers(enc: Any) -> list[Any]:
+    n = int(getattr(enc, "num_layers", 0))
+    depths = tuple(len(getattr(enc, f"layers{i}")[0].blocks) for i in range(1, n + 1))
+    if n != 4:
+        raise refuse(
+            FAMILY, "depths", depths,
+            "4 stages (MONAI's forward runs layers1 .. layers4), e.g. depths=(2, 2, 2, 2)",
+        )  # fmt: skip
     return [getattr(enc, f"layers{i}")[0] for i in range(1, 5)]
 
 
@@ -64,126 +69,102 @@ def _check(enc: Any) -> None:
             probability(FAMILY, "drop_rate (mlp)", blk.mlp.drop1, zero=True)
 
 
+def _check_size(size: Sequence[int], patch: Sequence[int], merges: int) -> None:
+    """MONAI pads an input the patch does not divide and every odd map before a merge; the
+    spec's maps must divide and halve exactly instead (and stay at least 2)."""
+    step = [p * 2**merges for p in patch]
+    works = (
+        f"a size whose every axis is a multiple of the patch times {2**merges} "
+        f"({step}) and at least twice that"
+    )
+    if len(size) != 3:
+        raise refuse(FAMILY, "size", tuple(size), f"(s0, s1, s2): {works}")
+    if any(s % q or s < 2 * q for s, q in zip(size, step, strict=True)):
+        raise refuse(
+            FAMILY, "size", tuple(size),
+            f"{works}: MONAI pads maps that do not divide or halve exactly, blockspec does not",
+        )  # fmt: skip
+
+
 def _hwd(v: Sequence[int]) -> str:
     """MONAI's (s0, s1, s2) as a spec triple [H, W, D]."""
     return f"[{v[1]}, {v[2]}, {v[0]}]"
 
 
-def spec_text(model: Any, size: Sequence[int] = (96, 96, 96)) -> str:
-    """The spec of a MONAI SwinTransformer / SwinUNETR encoder for inputs of `size` (s0, s1, s2)."""
-    enc, normalize = encoder(model)
+def spec_text(model: Any, size: Sequence[int] = (96, 96, 96), normalize: bool | None = None) -> str:
+    """The spec of a MONAI SwinTransformer / SwinUNETR encoder for inputs of `size` (s0, s1, s2);
+    `normalize` as in `encoder`."""
+    enc, normalize = encoder(model, normalize)
     _check(enc)
     layers = _layers(enc)
     pe = enc.patch_embed
     patch = tuple(pe.proj.kernel_size)
     if tuple(pe.proj.stride) != patch:
         raise refuse(FAMILY, "patch_embed stride", pe.proj.stride, "stride = patch size")
+    _check_size(size, patch, len(layers))
     size_lets, dims = dhw_spec(size)
     blocks = [len(lay.blocks) for lay in layers]
     heads = [lay.blocks[0].attn.num_heads for lay in layers]
     blk0 = layers[0].blocks[0]
     norms = [m for lay in layers for b in lay.blocks for m in (b.norm1, b.norm2)]
-    eps = layer_norm_eps(FAMILY, norms)
-    if layer_norm_eps(FAMILY, [lay.downsample.norm for lay in layers]) != 1e-5:
-        raise refuse(FAMILY, "patch merging norm eps", "not 1e-5", "1e-5")
+    merge_eps = layer_norm_eps(FAMILY, [lay.downsample.norm for lay in layers])
+    if merge_eps != DEFAULT_EPS:
+        raise refuse(FAMILY, "patch merging norm eps", merge_eps, "1e-5")
     stem = [f"patch = {_hwd(patch)}", "channels = C"]
     if pe.norm is not None:
-        stem.append("norm = channel_layer")
-        stem_eps = layer_norm_eps(FAMILY, [pe.norm])
-        if stem_eps != 1e-5:
-            stem.append(f"norm_eps = {fmt_number(stem_eps)}")
-    att_drop = probability(FAMILY, "attn_drop_rate", blk0.attn.attn_drop)
-    rate = drop_path_rate(FAMILY, [b for lay in layers for b in lay.blocks])
-    cell = [
-        f"  window         = {_hwd(enc.window_size)}",
-        "  patch          = [1, 1, 1]",
-        "  window_sizing  = keep_window_size",
-        "  window_padding = true",
-        "  rel_pos_table  = written_window",
-        "  attention      = lin",
-        "  mixer          = lin",
-        f"  mixer_ratio    = {fmt_number(blk0.mlp.linear1.out_features / enc.embed_dim)}",
-        "  norm           = channel_layer",
-        f"  activation     = {activation(FAMILY, blk0.mlp.fn)}",
-        "  cosine         = false",
-        "  normalize_qk   = false",
-    ]
-    if eps != 1e-5:
-        cell.append(f"  norm_eps       = {fmt_number(eps)}")
-    if blk0.attn.qkv.bias is None:
-        cell.append("  qkv_bias       = false")
-    if att_drop:
-        cell.append(f"  att_dropout    = {fmt_number(att_drop)}")
-    stages = ", ".join(f'"{stage_blocks(n)}"' for n in blocks)
-    lines = [
-        f"# MONAI SwinUNETR encoder (SwinTransformer), converted: depths {blocks}, "
+        stem += ["norm = channel_layer", *eps_entry(layer_norm_eps(FAMILY, [pe.norm]))]
+    cell = cell_lines(
+        [f"window = {_hwd(enc.window_size)}", "patch = [1, 1, 1]",
+         "window_sizing = keep_window_size", "window_padding = true",
+         "rel_pos_table = written_window"],
+        ratio=blk0.mlp.linear1.out_features / enc.embed_dim,
+        act=activation(FAMILY, blk0.mlp.fn),
+        eps=layer_norm_eps(FAMILY, norms),
+        qkv_bias=blk0.attn.qkv.bias is not None,
+        att_drop=probability(FAMILY, "attn_drop_rate", blk0.attn.attn_drop),
+    )  # fmt: skip
+    settings = [
+        "downsample = merge", "downsample_depth = true", "downsample_norm = channel_layer",
+        "final_downsample = true", "outputs = stage_inputs",
+        f"output_norm = {'channel_layer_plain' if normalize else 'none'}",
+    ]  # fmt: skip
+    backbone = common.swin_backbone(
+        "C",
+        blocks,
+        drop_path_rate(FAMILY, [b for lay in layers for b in lay.blocks]),
+        settings,
+        [f"stage {i} {{ heads = {n} }}" for i, n in enumerate(heads)],
+    )
+    return document(
+        f"MONAI SwinUNETR encoder (SwinTransformer), converted: depths {blocks}, "
         f"C = {enc.embed_dim}",
-        f"let CHANNELS = {pe.proj.in_channels}",
-        *size_lets,
-        f"let C = {enc.embed_dim}",
-        "",
-        f"input {{ channels = CHANNELS, {dims} }}",
-        "",
-        f"stem {{ {', '.join(stem)} }}",
-        "",
-        "cell {",
-        *cell,
-        "}",
-        "",
-        "backbone soanet {",
-        "  channels         = C",
-        f"  stages           = [{stages}]",
-        "  downsample       = merge",
-        "  downsample_depth = true",
-        "  downsample_norm  = channel_layer",
-        "  final_downsample = true",
-        "  outputs          = stage_inputs",
-        f"  output_norm      = {'channel_layer_plain' if normalize else 'none'}",
-        f"  drop_path_rate   = {fmt_number(rate)}",
-        *(f"  stage {i} {{ heads = {n} }}" for i, n in enumerate(heads)),
-        "}",
-        "",
-    ]
-    return "\n".join(lines)
+        [f"let CHANNELS = {pe.proj.in_channels}", *size_lets, f"let C = {enc.embed_dim}"],
+        dims,
+        stem,
+        [cell, backbone],
+    )
 
 
 def convert(model: Any, ours: Any) -> dict:
     """The blockspec state dict of `ours` (compiled from `spec_text(model)`) from MONAI's."""
-    import torch
-
     enc, _ = encoder(model)
     cv = Converter(FAMILY, enc.state_dict())
-    cv.copy_many((f"patch_embed.proj.{p}", f"stem.conv.{p}") for p in ("weight", "bias"))
+    cv.stem_conv("patch_embed.proj")
     if enc.patch_embed.norm is not None:
-        cv.copy_many((f"patch_embed.norm.{p}", f"stem.norm.{p}") for p in ("weight", "bias"))
+        cv.affine("patch_embed.norm", "stem.norm")
     layers = _layers(enc)
     for i, lay in enumerate(layers):
         for j, blk in enumerate(lay.blocks):
             src, dst = f"layers{i + 1}.0.blocks.{j}", f"stage{i}.cell{j}"
-            for n in ("norm1", "norm2"):
-                cv.copy_many((f"{src}.{n}.{p}", f"{dst}.{n}.{p}") for p in ("weight", "bias"))
-            cv.qkv(f"{src}.attn.qkv", f"{dst}.attn", bias=blk.attn.qkv.bias is not None)
-            cv.copy_many(
-                (f"{src}.attn.proj.{p}", f"{dst}.attn.out.{p}") for p in ("weight", "bias")
-            )
-            for a, b in (("linear1", "fc1"), ("linear2", "fc2")):
-                cv.copy_many(
-                    (f"{src}.mlp.{a}.{p}", f"{dst}.mixer.{b}.{p}") for p in ("weight", "bias")
-                )
+            bias = blk.attn.qkv.bias is not None
+            cv.block(src, dst, qkv_bias=bias, proj="attn.proj", mlp=("linear1", "linear2"))
             attn = ours.get_submodule(f"{dst}.attn")
             n = int(attn.pos_index.numel() ** 0.5)
-            table = cv.take(f"{src}.attn.relative_position_bias_table")
             index = cv.take(f"{src}.attn.relative_position_index")[:n, :n]
-            rows = position_table_map(
-                index, attn.pos_index, table.shape[0], attn.pos_table.shape[0]
+            cv.pos_table(
+                f"{src}.attn.relative_position_bias_table", f"{dst}.attn.pos_table", index, attn
             )
-            cv.put(f"{dst}.attn.pos_table", table[torch.tensor(rows)].clone())
-        src = f"layers{i + 1}.0.downsample"
         dst = f"stage{i + 1}.down.step0" if i + 1 < len(layers) else "down_out.step0"
         order = [(h, w, d) for d, h, w in MERGE_ORDERS[type(lay.downsample).__name__]]
-        perm = torch.tensor(merge_permutation(lay.downsample.dim, order))
-        red = cv.take(f"{src}.reduction.weight")[:, perm]
-        cv.put(f"{dst}.conv.weight", red[:, :, None, None, None].clone())
-        for p in ("weight", "bias"):
-            cv.put(f"{dst}.norm.{p}", cv.take(f"{src}.norm.{p}")[perm].clone())
+        cv.merge(f"layers{i + 1}.0.downsample", dst, lay.downsample.dim, order)
     return cv.finish(ours.state_dict())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._common import Converter, fmt_number, refuse
+from ._common import Converter, cell_lines, document, eps_entry, refuse, vit_backbone
 from ._read import activation, dhw_spec, hw_spec, layer_norm_eps, probability
 
 FAMILY = "MONAI ViT"
@@ -69,102 +69,65 @@ def spec_text(model: Any, size: Any = None) -> str:
         size_lets, hn, wn = hw_spec(*img)
         dims = f"D = 1, H = {hn}, W = {wn}"
         patch_hwd = f"[{patch[0]}, {patch[1]}, 1]"
-    eps = layer_norm_eps(FAMILY, [m for b in blocks for m in (b.norm1, b.norm2)])
-    out_eps = layer_norm_eps(FAMILY, [model.norm])
     classify = hasattr(model, "classification_head")
     stem = [f"patch = {patch_hwd}", "channels = C"]
     if classify:
         stem.append("class_token = true")
     stem.append("pos_embed = learned_map")
     blk0 = blocks[0]
-    cell = [
-        "  window       = [1, 1, 1]",
-        f"  heads        = {blk0.attn.num_heads}",
-        "  attention    = lin",
-        "  mixer        = lin",
-        f"  mixer_ratio  = {fmt_number(blk0.mlp.linear1.out_features / c)}",
-        "  norm         = channel_layer",
-        f"  activation   = {activation(FAMILY, blk0.mlp.fn)}",
-        "  cosine       = false",
-        "  normalize_qk = false",
-        "  rel_pos_bias = false",
-    ]
-    if eps != 1e-5:
-        cell.append(f"  norm_eps     = {fmt_number(eps)}")
-    if not _qkv_bias(blk0.attn):
-        cell.append("  qkv_bias     = false")
-    code = "V3" if three_d else "V2"
-    lines = [
-        f"# MONAI ViT, converted ({len(blocks)} blocks, C = {c}, "
-        f"{'classifier' if classify else 'encoder'})",
-        f"let CHANNELS = {conv.in_channels}",
-        *size_lets,
-        f"let C = {c}",
-    ]
+    cell = cell_lines(
+        ["window = [1, 1, 1]", f"heads = {blk0.attn.num_heads}"],
+        ratio=blk0.mlp.linear1.out_features / c,
+        act=activation(FAMILY, blk0.mlp.fn),
+        eps=layer_norm_eps(FAMILY, [m for b in blocks for m in (b.norm1, b.norm2)]),
+        qkv_bias=_qkv_bias(blk0.attn),
+        tail=["rel_pos_bias = false"],
+    )
+    out_eps = eps_entry(layer_norm_eps(FAMILY, [model.norm]))
+    lets = [f"let CHANNELS = {conv.in_channels}", *size_lets, f"let C = {c}"]
+    stage = f"({'V3' if three_d else 'V2'})*{len(blocks)}"
     if classify:
-        lines.append(f"let CLASSES = {model.classification_head.out_features}")
-    lines += [
-        "",
-        f"input {{ channels = CHANNELS, {dims} }}",
-        "",
-        f"stem {{ {', '.join(stem)} }}",
-        "",
-        "cell {",
-        *cell,
-        "}",
-        "",
-        "backbone soanet {",
-        "  channels       = C",
-        f'  stages         = ["({code})*{len(blocks)}"]',
-        "  downsample     = false",
-        "  drop_path_rate = 0",
-    ]
-    eps_text = f", norm_eps = {fmt_number(out_eps)}" if out_eps != 1e-5 else ""
-    if classify:
-        lines += [
-            "}",
-            "",
-            f"head classify {{ classes = CLASSES, norm = channel_layer{eps_text}, pool = token }}",
-        ]
+        lets.append(f"let CLASSES = {model.classification_head.out_features}")
+        head = ", ".join(["classes = CLASSES", "norm = channel_layer", *out_eps, "pool = token"])
+        sections = [cell, vit_backbone(stage, 0), [f"head classify {{ {head} }}"]]
     else:
-        if eps_text:
-            raise refuse(FAMILY, "final norm eps", out_eps, "1e-5")
-        lines += ["  output_norm    = channel_layer", "}"]
-    lines.append("")
-    return "\n".join(lines)
+        if out_eps:
+            raise refuse(FAMILY, "final norm eps", model.norm.eps, "1e-5")
+        sections = [cell, vit_backbone(stage, 0, ["output_norm = channel_layer"])]
+    return document(
+        f"MONAI ViT, converted ({len(blocks)} blocks, C = {c}, "
+        f"{'classifier' if classify else 'encoder'})",
+        lets,
+        dims,
+        stem,
+        sections,
+    )
+
+
+def frozen(model: Any) -> tuple[str, ...]:
+    """blockspec parameters to freeze: ``stem.pos_embed`` where MONAI's position embedding
+    does not train (``pos_embed_type = "sincos"``; ``"none"`` keeps a trainable zero one)."""
+    trains = model.patch_embedding.position_embeddings.requires_grad
+    return () if trains else ("stem.pos_embed",)
 
 
 def convert(model: Any, ours: Any) -> dict:
     """The blockspec state dict of `ours` (compiled from `spec_text(model)`) from MONAI's."""
     cv = Converter(FAMILY, model.state_dict())
-    w = cv.take("patch_embedding.patch_embeddings.weight")
-    cv.put("stem.conv.weight", w if w.dim() == 5 else w.unsqueeze(2))
-    cv.copy("patch_embedding.patch_embeddings.bias", "stem.conv.bias")
+    cv.stem_conv("patch_embedding.patch_embeddings")
     cv.put("stem.pos_embed", cv.take("patch_embedding.position_embeddings")[0].clone())
     classify = hasattr(model, "classification_head")
     if classify:
         cv.put("stem.class_token", cv.take("cls_token").reshape(-1).clone())
     for i, blk in enumerate(model.blocks):
         src, dst = f"blocks.{i}", f"stage0.cell{i}"
-        for n in ("norm1", "norm2"):
-            cv.copy_many((f"{src}.{n}.{p}", f"{dst}.{n}.{p}") for p in ("weight", "bias"))
-        bias = _qkv_bias(blk.attn)
-        if blk.attn.use_combined_linear:
-            cv.qkv(f"{src}.attn.qkv", f"{dst}.attn", bias=bias)
-        else:
-            for x in "qkv":
-                parts = ("weight", "bias") if bias else ("weight",)
-                cv.copy_many((f"{src}.attn.to_{x}.{p}", f"{dst}.attn.{x}.{p}") for p in parts)
-        cv.copy_many(
-            (f"{src}.attn.out_proj.{p}", f"{dst}.attn.out.{p}") for p in ("weight", "bias")
-        )
-        for a, b in (("linear1", "fc1"), ("linear2", "fc2")):
-            cv.copy_many((f"{src}.mlp.{a}.{p}", f"{dst}.mixer.{b}.{p}") for p in ("weight", "bias"))
+        cv.block(src, dst, qkv_bias=_qkv_bias(blk.attn), proj="attn.out_proj",
+                 mlp=("linear1", "linear2"), fused=blk.attn.use_combined_linear)  # fmt: skip
         cv.ignore([f"{src}.norm_cross_attn.weight", f"{src}.norm_cross_attn.bias"])
     norm = "head.norm" if classify else "outputs.norm0"
-    cv.copy_many((f"norm.{p}", f"{norm}.{p}") for p in ("weight", "bias"))
+    cv.affine("norm", norm)
     if classify:
-        cv.copy_many((f"classification_head.{p}", f"head.fc.{p}") for p in ("weight", "bias"))
+        cv.affine("classification_head", "head.fc")
     return cv.finish(ours.state_dict())
 
 

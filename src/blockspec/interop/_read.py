@@ -7,7 +7,15 @@ from typing import Any
 
 from ._common import refuse
 
-__all__ = ["activation", "dhw_spec", "drop_path_rate", "hw_spec", "layer_norm_eps", "probability"]
+__all__ = [
+    "check_head_dim",
+    "activation",
+    "dhw_spec",
+    "drop_path_rate",
+    "hw_spec",
+    "layer_norm_eps",
+    "probability",
+]
 
 
 def hw_spec(h: int, w: int) -> tuple[list[str], str, str]:
@@ -26,13 +34,32 @@ def dhw_spec(size: Sequence[int]) -> tuple[list[str], str]:
     return lets, "D = SIZE_D, H = SIZE_H, W = SIZE_W"
 
 
+def check_head_dim(family: str, qkv: Any, heads: int) -> None:
+    """blockspec's head dim is C / heads: a fused `qkv` linear of another width is refused."""
+    dim = qkv.in_features
+    if qkv.out_features != 3 * dim:
+        width = qkv.out_features // (3 * heads)
+        raise refuse(family, "head_dim", width, f"dim // num_heads = {dim // heads}")
+
+
 def activation(family: str, act: Any) -> str:
-    """The spec's activation for a GELU module (erf or tanh); anything else is refused."""
+    """The spec's activation for a GELU module: blockspec's ``gelu`` is the tanh approximation
+    (nn.GELU(approximate='tanh'), timm's GELUTanh), ``gelu_erf`` the exact one (nn.GELU(),
+    timm's GELU); anything else is refused."""
     import torch.nn as nn
 
-    if type(act) is nn.GELU:
+    kind = type(act)
+    if kind is nn.GELU:
         return "gelu" if act.approximate == "tanh" else "gelu_erf"
-    raise refuse(family, "act_layer", type(act).__name__, "nn.GELU (exact or tanh)")
+    if kind.__module__.startswith("timm.") and kind.__name__ in _TIMM_GELU:
+        return _TIMM_GELU[kind.__name__]
+    raise refuse(
+        family, "act_layer", kind.__name__, "GELU: nn.GELU (exact or tanh), timm's GELU, GELUTanh"
+    )
+
+
+#: timm's own GELU modules and the spec's activation each computes
+_TIMM_GELU = {"GELU": "gelu_erf", "GELUTanh": "gelu"}
 
 
 def layer_norm_eps(family: str, norms: Sequence[Any]) -> float:

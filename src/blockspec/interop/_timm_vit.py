@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import Converter, fmt_number, refuse
-from ._read import activation, drop_path_rate, hw_spec, layer_norm_eps, probability
+from ._common import Converter, cell_lines, document, eps_entry, refuse, vit_backbone
+from ._read import activation, check_head_dim, drop_path_rate, hw_spec, layer_norm_eps, probability
 
 FAMILY = "timm VisionTransformer"
 
@@ -54,8 +54,7 @@ def _check(model: Any) -> None:
             raise refuse(FAMILY, "scale_mlp_norm", True, "False")
         if a.proj.bias is None:
             raise refuse(FAMILY, "proj_bias", False, "True")
-        if a.qkv.out_features != 3 * a.qkv.in_features:
-            raise refuse(FAMILY, f"{where}.attn head_dim", a.head_dim, "dim // num_heads")
+        check_head_dim(FAMILY, a.qkv, a.num_heads)
         probability(FAMILY, f"{where} proj_drop", a.proj_drop, zero=True)
         probability(FAMILY, f"{where} mlp drop", blk.mlp.drop1, zero=True)
 
@@ -72,92 +71,51 @@ def spec_text(model: Any) -> str:
     blocks = list(model.blocks)
     c = model.embed_dim
     blk0 = blocks[0]
-    eps = layer_norm_eps(FAMILY, [m for b in blocks for m in (b.norm1, b.norm2)])
     token = model.cls_token is not None
-    embed = "learned_map" if token and model.no_embed_class else "learned"
     stem = [f"patch = [{ph}, {pw}, 1]", "channels = C"]
     if not _identity(pe.norm):
-        stem += ["norm = channel_layer"]
-        stem_eps = layer_norm_eps(FAMILY, [pe.norm])
-        if stem_eps != 1e-5:
-            stem += [f"norm_eps = {fmt_number(stem_eps)}"]
+        stem += ["norm = channel_layer", *eps_entry(layer_norm_eps(FAMILY, [pe.norm]))]
     if token:
         stem.append("class_token = true")
-    stem.append(f"pos_embed = {embed}")
+    stem.append(f"pos_embed = {'learned_map' if token and model.no_embed_class else 'learned'}")
     head = ["classes = CLASSES"]
     if not _identity(model.norm):
-        head_eps = layer_norm_eps(FAMILY, [model.norm])
-        head.append("norm = channel_layer")
-        if head_eps != 1e-5:
-            head.append(f"norm_eps = {fmt_number(head_eps)}")
+        head += ["norm = channel_layer", *eps_entry(layer_norm_eps(FAMILY, [model.norm]))]
     head.append(f"pool = {'token' if model.global_pool == 'token' else 'mean'}")
-    att_drop = probability(FAMILY, "attn_drop_rate", blk0.attn.attn_drop)
-    rate = drop_path_rate(FAMILY, blocks)
-    cell = [
-        "  window       = [1, 1, 1]",
-        f"  heads        = {blk0.attn.num_heads}",
-        "  attention    = lin",
-        "  mixer        = lin",
-        f"  mixer_ratio  = {fmt_number(blk0.mlp.fc1.out_features / c)}",
-        "  norm         = channel_layer",
-        f"  activation   = {activation(FAMILY, blk0.mlp.act)}",
-        "  cosine       = false",
-        "  normalize_qk = false",
-        "  rel_pos_bias = false",
-    ]
-    if eps != 1e-5:
-        cell.append(f"  norm_eps     = {fmt_number(eps)}")
-    if blk0.attn.qkv.bias is None:
-        cell.append("  qkv_bias     = false")
-    if att_drop:
-        cell.append(f"  att_dropout  = {fmt_number(att_drop)}")
-    lines = [
-        f"# ViT converted from timm ({len(blocks)} blocks, C = {c}, patch {ph}x{pw})",
-        f"let CHANNELS = {pe.proj.in_channels}",
-        *size_lets,
-        f"let C = {c}",
-        f"let CLASSES = {model.head.out_features}",
-        "",
-        f"input {{ channels = CHANNELS, D = 1, H = {hn}, W = {wn} }}",
-        "",
-        f"stem {{ {', '.join(stem)} }}",
-        "",
-        "cell {",
-        *cell,
-        "}",
-        "",
-        "backbone soanet {",
-        "  channels       = C",
-        f'  stages         = ["(V2)*{len(blocks)}"]',
-        "  downsample     = false",
-        f"  drop_path_rate = {fmt_number(rate)}",
-        "}",
-        "",
-        f"head classify {{ {', '.join(head)} }}",
-        "",
-    ]
-    return "\n".join(lines)
+    cell = cell_lines(
+        ["window = [1, 1, 1]", f"heads = {blk0.attn.num_heads}"],
+        ratio=blk0.mlp.fc1.out_features / c,
+        act=activation(FAMILY, blk0.mlp.act),
+        eps=layer_norm_eps(FAMILY, [m for b in blocks for m in (b.norm1, b.norm2)]),
+        qkv_bias=blk0.attn.qkv.bias is not None,
+        att_drop=probability(FAMILY, "attn_drop_rate", blk0.attn.attn_drop),
+        tail=["rel_pos_bias = false"],
+    )
+    backbone = vit_backbone(f"(V2)*{len(blocks)}", drop_path_rate(FAMILY, blocks))
+    return document(
+        f"ViT converted from timm ({len(blocks)} blocks, C = {c}, patch {ph}x{pw})",
+        [f"let CHANNELS = {pe.proj.in_channels}", *size_lets, f"let C = {c}",
+         f"let CLASSES = {model.head.out_features}"],
+        f"D = 1, H = {hn}, W = {wn}",
+        stem,
+        [cell, backbone, [f"head classify {{ {', '.join(head)} }}"]],
+    )  # fmt: skip
 
 
 def convert(model: Any, ours: Any) -> dict:
     """The blockspec state dict of `ours` (compiled from `spec_text(model)`) from timm's."""
     cv = Converter(FAMILY, model.state_dict())
-    cv.put("stem.conv.weight", cv.take("patch_embed.proj.weight").unsqueeze(2))
-    cv.copy("patch_embed.proj.bias", "stem.conv.bias")
+    cv.stem_conv("patch_embed.proj")
     if not _identity(model.patch_embed.norm):
-        cv.copy_many((f"patch_embed.norm.{p}", f"stem.norm.{p}") for p in ("weight", "bias"))
+        cv.affine("patch_embed.norm", "stem.norm")
     if model.cls_token is not None:
         cv.put("stem.class_token", cv.take("cls_token").reshape(-1).clone())
     cv.put("stem.pos_embed", cv.take("pos_embed")[0].clone())
     for i, blk in enumerate(model.blocks):
-        src, dst = f"blocks.{i}", f"stage0.cell{i}"
-        for n in ("norm1", "norm2"):
-            cv.copy_many((f"{src}.{n}.{p}", f"{dst}.{n}.{p}") for p in ("weight", "bias"))
-        cv.qkv(f"{src}.attn.qkv", f"{dst}.attn", bias=blk.attn.qkv.bias is not None)
-        cv.copy_many((f"{src}.attn.proj.{p}", f"{dst}.attn.out.{p}") for p in ("weight", "bias"))
-        for n in ("fc1", "fc2"):
-            cv.copy_many((f"{src}.mlp.{n}.{p}", f"{dst}.mixer.{n}.{p}") for p in ("weight", "bias"))
+        bias = blk.attn.qkv.bias is not None
+        cv.block(f"blocks.{i}", f"stage0.cell{i}", qkv_bias=bias, proj="attn.proj",
+                 mlp=("fc1", "fc2"))  # fmt: skip
     if not _identity(model.norm):
-        cv.copy_many((f"norm.{p}", f"head.norm.{p}") for p in ("weight", "bias"))
-    cv.copy_many((f"head.{p}", f"head.fc.{p}") for p in ("weight", "bias"))
+        cv.affine("norm", "head.norm")
+    cv.affine("head", "head.fc")
     return cv.finish(ours.state_dict())
