@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..compiler import ir
+from ..compiler.outputs import backbone_outputs
 from .dot import DATA, DOWN, FILL, SKIP, SUM, UP, Dot, cluster, e, q, shape_text, size_text
 
 __all__ = ["unet", "hrnet", "soanet"]
@@ -193,20 +194,47 @@ def hrnet(d: Dot, bb: ir.HRNet) -> None:
 
 
 def soanet(d: Dot, bb: ir.SOANet) -> None:
-    """The column: stages one below the other, downsampling edges between them."""
+    """The column: stages one below the other, downsampling edges between them.
+
+    With ``outputs = stage_inputs`` a downsampling's output is returned, so it is drawn as a
+    node the output hangs from; `down_out` (``final_downsample``) is a node after the last
+    stage. Each returned output is an oval (without a head), named with its `output_norm`."""
     prev = d.stem()
     for b in bb.stages:
         d.block(b, FILL["enc"])
-    for s, (down, b) in enumerate(zip(bb.down, bb.stages)):
-        if down is not None:
-            d.resample_edge(down, prev, b.path, named=True, weight="10")
-        else:
+    inputs = bb.outputs == "stage_inputs"
+    norm = "" if bb.output_norm == "none" else f" · {bb.output_norm}"
+    returned: list[str] = []
+    shapes = [(c, *size) for c, size in backbone_outputs(bb)]  # maps, also with a class token
+
+    def out(src: str, rank_with: str) -> None:
+        i = len(returned)
+        returned.append(src)
+        if d.net.head is not None:
+            return
+        shape = shapes[i]
+        d.io(f"out{i}", f"output {i}{norm}", shape)
+        d.raw(f"  {{ rank=same; {q(rank_with)}; out{i} }}")
+        d.edge(src, f"out{i}", style="dashed")
+
+    for down, b in zip(bb.down, bb.stages):
+        if down is None:
             d.edge(prev, b.path, weight="10")
-        if d.net.head is None:
-            row = d.stats.get(b.path)
-            d.io(f"out{s}", f"output {s}", row.out_shape if row else ())
-            d.raw(f"  {{ rank=same; {q(b.path)}; out{s} }}")
-            d.edge(b.path, f"out{s}", style="dashed")
+            if inputs:
+                out(prev, prev)
+        elif inputs:
+            d.resample_node(down)
+            d.edge(prev, down.path, weight="10")
+            d.edge(down.path, b.path, weight="10")
+            out(down.path, down.path)
+        else:
+            d.resample_edge(down, prev, b.path, named=True, weight="10")
+        if not inputs:
+            out(b.path, b.path)
         prev = b.path
+    if bb.final_down is not None:
+        d.resample_node(bb.final_down)
+        d.edge(prev, bb.final_down.path, weight="10")
+        out(bb.final_down.path, bb.final_down.path)
     if d.net.head is not None:
-        d.tail(prev)
+        d.tail(returned[-1])
