@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from . import ir
@@ -153,6 +154,12 @@ def summary_table(
             + "; ".join(notes)
             + f". FLOPs and memory are for the smallest valid input {shape_text(figures_at(net))}"
             "; a compiled model checks its memory budget again at the size it is fed."
+        )
+    if net.stem is not None and net.stem.config.class_token:
+        n = math.prod(ir.concrete(net.stem.size_out, net.input))
+        lines.append(
+            f"class token: the stem and the stages show the row [C, 1, 1, {1 + n:,}] they run on "
+            f"(the token and {n:,} pixels); the network returns maps."
         )
     lines.append(
         f"FLOPs: 2 per multiply-add, batch {batch}; memory: {dtype} training activations, "
