@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from . import ir
@@ -155,11 +154,11 @@ def summary_table(
             + f". FLOPs and memory are for the smallest valid input {shape_text(figures_at(net))}"
             "; a compiled model checks its memory budget again at the size it is fed."
         )
-    if net.stem is not None and net.stem.config.class_token:
-        n = math.prod(ir.concrete(net.stem.size_out, net.input))
+    row = token_row(net)
+    if row is not None:
         lines.append(
-            f"class token: the stem and the stages show the row [C, 1, 1, {1 + n:,}] they run on "
-            f"(the token and {n:,} pixels); the network returns maps."
+            f"class token: the stem and the stages show the row [C, 1, 1, {row[2]:,}] they run "
+            f"on (the token and {row[2] - 1:,} pixels); the network returns maps."
         )
     lines.append(
         f"FLOPs: 2 per multiply-add, batch {batch}; memory: {dtype} training activations, "

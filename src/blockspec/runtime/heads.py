@@ -15,6 +15,7 @@ from torch import nn
 
 from blockspec.errors import SpecValueError
 from blockspec.runtime.config import HeadConfig
+from blockspec.runtime.norms import build_norm
 
 __all__ = ["Head"]
 
@@ -33,10 +34,10 @@ class Head(nn.Module):
             self.conv = nn.Conv3d(cfg.c_in, cfg.n, kernel_size=1, bias=True)
         else:
             self.fc = nn.Linear(cfg.c_in, cfg.n, bias=True)
-        self.norm: nn.LayerNorm | None = None
-        if cfg.norm == "channel_layer":
-            eps = 1e-5 if cfg.norm_eps is None else cfg.norm_eps
-            self.norm = nn.LayerNorm(cfg.c_in, eps=eps)
+        # per pixel (and on the class token): HEAD_NORMS are norms over C alone
+        self.norm = (
+            build_norm(cfg.norm, cfg.c_in, (1, 1, 1), cfg.norm_eps) if cfg.norm != "none" else None
+        )
 
     def forward(self, x: torch.Tensor, token: torch.Tensor | None = None) -> torch.Tensor:
         """``x``: the map ``[B, C, D, H, W]``; ``token``: the class token ``[B, C]`` (the
@@ -51,9 +52,11 @@ class Head(nn.Module):
                 raise SpecValueError(
                     "pool = token needs the class token", hint="set stem { class_token = true }"
                 )
-            return self.fc(token if self.norm is None else self.norm(token))
-        if self.norm is not None:  # per pixel: [B, C, D, H, W] <-> [B, D, H, W, C]
-            x = self.norm(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
+            if self.norm is not None:  # the token as a one-pixel map
+                token = self.norm(token[:, :, None, None, None]).flatten(1)
+            return self.fc(token)
+        if self.norm is not None:
+            x = self.norm(x)
         return self.fc(x.mean(dim=(2, 3, 4)))
 
     def extra_repr(self) -> str:

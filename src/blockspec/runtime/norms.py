@@ -58,10 +58,11 @@ class FrameLayerNorm(nn.LayerNorm):
 
 
 class ChannelLayerNorm(nn.LayerNorm):
-    """`channel_layer`: LayerNorm over C at every pixel, affine (2C), as in ViT/Swin."""
+    """`channel_layer`: LayerNorm over C at every pixel, affine (2C), as in ViT/Swin; with
+    ``affine=False`` it has no parameters (SOANet's ``output_norm = channel_layer_plain``)."""
 
-    def __init__(self, channels: int, eps: float = 1e-5) -> None:
-        super().__init__(channels, eps=eps)
+    def __init__(self, channels: int, eps: float = 1e-5, affine: bool = True) -> None:
+        super().__init__(channels, eps=eps, elementwise_affine=affine)
 
     def forward(self, x: Tensor) -> Tensor:
         # explicit axes (no negative dims): [B, C, D, H, W] <-> [B, D, H, W, C]; ONNX friendly

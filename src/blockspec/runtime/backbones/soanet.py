@@ -6,7 +6,8 @@ Key layout (S stages)::
     stage{s}.down    Resample, one x1/2 step C_{s-1} -> C_s, applied before the block
                      (s >= 1, only when downsampling is on)
     down_out         Resample, one x1/2 step after the last stage (``final_downsample``)
-    outputs.norm{i}  LayerNorm over C of returned output i (``output_norm = channel_layer``)
+    outputs.norm{i}  LayerNorm over C of returned output i (``output_norm``; its weight and
+                     bias only with ``channel_layer``)
 
 `SOAStage` is a `Block` that also holds its optional ``down``; its ``forward`` runs ``down``
 then the block, so ``stage1.cell0.attn.q.weight`` and ``stage1.down.step0.conv.weight`` both
@@ -18,7 +19,6 @@ the output norm (``channel_layer_plain``: the same LayerNorm without parameters)
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from blockspec.runtime.backbones.base import Backbone
@@ -28,12 +28,6 @@ from blockspec.runtime.norms import ChannelLayerNorm
 from blockspec.runtime.sampling import Resample
 
 __all__ = ["SOANet", "SOAStage"]
-
-
-def _plain_norm(x: torch.Tensor) -> torch.Tensor:
-    """LayerNorm over C at every pixel without affine parameters (eps 1e-5)."""
-    y = F.layer_norm(x.permute(0, 2, 3, 4, 1), (x.shape[1],))
-    return y.permute(0, 4, 1, 2, 3)
 
 
 class SOAStage(Block):
@@ -75,14 +69,14 @@ class SOANet(Backbone):
             self.add_module(f"stage{s}", SOAStage(cfg.stages[s], s, cfg.down[s]))
         self.down_out = Resample(cfg.final_down) if cfg.final_down is not None else None
         self.stage_inputs = cfg.outputs == "stage_inputs"
-        self.plain_norm = cfg.output_norm == "channel_layer_plain"
         self.outputs: nn.ModuleDict | None = None
-        if cfg.output_norm == "channel_layer":
+        if cfg.output_norm != "none":  # channel_layer_plain: the same norm without parameters
+            affine = cfg.output_norm == "channel_layer"
             chans = [self._output_channels(s) for s in range(n)]
             if cfg.final_down is not None:
                 chans.append(cfg.final_down.channels[-1])
             self.outputs = nn.ModuleDict(
-                {f"norm{i}": ChannelLayerNorm(c) for i, c in enumerate(chans)}
+                {f"norm{i}": ChannelLayerNorm(c, affine=affine) for i, c in enumerate(chans)}
             )
 
     def _output_channels(self, s: int) -> int:
@@ -105,8 +99,6 @@ class SOANet(Backbone):
             outs.append(self.down_out(x))
         if self.outputs is not None:
             outs = [self.outputs[f"norm{i}"](y) for i, y in enumerate(outs)]
-        elif self.plain_norm:
-            outs = [_plain_norm(y) for y in outs]
         return outs
 
     def extra_repr(self) -> str:
