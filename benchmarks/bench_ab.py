@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +31,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from ab import interleaved, ratio_text  # noqa: E402
 from legacy import PARTS, use_legacy  # noqa: E402
 from specs import EXTRA, ROWS  # noqa: E402
 
@@ -76,12 +75,6 @@ def _loss(y: object) -> torch.Tensor:
     return sum(o.sum() for o in _outputs(y))  # type: ignore[return-value]
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def run_row(
     name: str, against: str, pairs: int, train: bool, parts: tuple[str, ...] = PARTS
 ) -> dict:
@@ -117,20 +110,7 @@ def run_row(
     result: dict = {"row": name, "input": list(shape), "max_abs_diff": diff}
     for kind, make in kinds.items():
         fns = {s: make(m, c) for s, (m, c) in sides.items()}
-        for fn in fns.values():
-            fn()  # warm-up
-        times: dict[str, list[float]] = {"A": [], "B": []}
-        for i in range(pairs):
-            order = ("A", "B") if i % 2 == 0 else ("B", "A")
-            for s in order:
-                times[s].append(_timed(fns[s]))
-        ratios = [tb / ta for ta, tb in zip(times["A"], times["B"], strict=True)]
-        result[kind] = {
-            "A_median_s": statistics.median(times["A"]),
-            "B_median_s": statistics.median(times["B"]),
-            "ratio_median": statistics.median(ratios),
-            "ratios": ratios,
-        }
+        result[kind] = interleaved(fns["A"], fns["B"], pairs)
     if train:
         mem = {}
         for s, (m, c) in sides.items():
@@ -167,12 +147,7 @@ def main() -> None:
         r = run_row(name, args.against, args.pairs, not args.no_train, tuple(args.parts))
         r["load_after"] = load_average()
         results.append(r)
-        line = f"{name:7s} max|A-B| {r['max_abs_diff']:.1e}"
-        for kind in ("forward", "forward_backward"):
-            if kind in r:
-                k = r[kind]
-                a_ms, b_ms = k["A_median_s"] * 1e3, k["B_median_s"] * 1e3
-                line += f" | {kind} A {a_ms:.0f} ms B {b_ms:.0f} ms B/A {k['ratio_median']:.2f}"
+        line = f"{name:7s} max|A-B| {r['max_abs_diff']:.1e}" + ratio_text(r)
         if "saved_ratio_A_over_B" in r:
             line += f" | saved A/B {r['saved_ratio_A_over_B']:.2f}"
         print(line + f" | load {r['load_after'][0]:.2f}", flush=True)

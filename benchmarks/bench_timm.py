@@ -17,37 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from ab import interleaved, ratio_text
 
 from blockspec.bench import load_average
 
 MODELS = {"swin_t": "swin_tiny_patch4_window7_224", "vit_b16": "vit_base_patch16_224"}
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def _pairs(fa: Callable[[], object], fb: Callable[[], object], pairs: int) -> dict:
-    fa(), fb()  # warm-up
-    ta, tb = [], []
-    for i in range(pairs):
-        for side in ("A", "B") if i % 2 == 0 else ("B", "A"):
-            (ta if side == "A" else tb).append(_timed(fa if side == "A" else fb))
-    ratios = [b / a for a, b in zip(ta, tb)]
-    return {"A_median_s": statistics.median(ta), "B_median_s": statistics.median(tb),
-            "ratio_median": statistics.median(ratios), "ratios": ratios}  # fmt: skip
-
-
 def run_row(name: str, batch: int, pairs: int, train: bool) -> dict:
     import timm
+
     from blockspec.interop import from_timm
 
     ref = timm.create_model(MODELS[name], pretrained=False)
@@ -72,9 +55,9 @@ def run_row(name: str, batch: int, pairs: int, train: bool) -> dict:
         return go
 
     row = {"row": name, "timm": MODELS[name], "batch": batch, "max_abs_diff": diff}
-    row["forward"] = _pairs(fwd(ours, x[:, :, None]), fwd(ref, x), pairs)
+    row["forward"] = interleaved(fwd(ours, x[:, :, None]), fwd(ref, x), pairs)
     if train:
-        row["forward_backward"] = _pairs(step(ours, x[:, :, None]), step(ref, x), pairs)
+        row["forward_backward"] = interleaved(step(ours, x[:, :, None]), step(ref, x), pairs)
     return row
 
 
@@ -100,12 +83,7 @@ def main() -> None:
             r = run_row(name, batch, args.pairs, not args.no_train)
             r["load_after"] = load_average()
             rows.append(r)
-            line = f"{name:7s} batch {batch} max|A-B| {r['max_abs_diff']:.1e}"
-            for kind in ("forward", "forward_backward"):
-                if kind in r:
-                    k = r[kind]
-                    a_ms, b_ms = k["A_median_s"] * 1e3, k["B_median_s"] * 1e3
-                    line += f" | {kind} A {a_ms:.0f} ms B {b_ms:.0f} ms B/A {k['ratio_median']:.2f}"
+            line = f"{name:7s} batch {batch} max|A-B| {r['max_abs_diff']:.1e}" + ratio_text(r)
             print(line + f" | load {r['load_after'][0]:.2f}", flush=True)
     head["load_after"] = load_average()
     if args.json:
