@@ -11,29 +11,21 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils.flop_counter import FlopCounterMode
 
 import blockspec as bs
 from blockspec.compiler.summary import figures_at
 from blockspec.registry import list_specs, spec_text
+from torch_flops import counted_flops
 
 # the small packaged specs run in the fast suite; the published replicas are larger
 _LARGE = {"swin_t", "swin_s", "vit_b16", "vit_s16", "monai_swin_encoder", "monai_vit"}
 
 
-def _counted(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
-    x = torch.randn(1, *shape)
-    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        model(x)
-    return counter.get_total_flops()
-
-
 def _check(name: str) -> None:
     text = spec_text(name)
     summary = bs.summary(text)
-    model = bs.compile(text, seed=0).eval()
-    assert _counted(model, figures_at(summary.network)) == summary.totals.flops
+    x = torch.randn(1, *figures_at(summary.network))
+    assert counted_flops(bs.compile(text, seed=0), x)[0] == summary.totals.flops
 
 
 @pytest.mark.parametrize("name", [n for n in list_specs() if n not in _LARGE])

@@ -12,12 +12,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils.flop_counter import FlopCounterMode
 
 import blockspec as bs
 from blockspec.errors import SpecError, SpecValueError
 from blockspec.testing.properties import check_valid_spec
+from torch_flops import counted_flops
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,10 +126,7 @@ def test_swin_t_merge_norms_hold_exactly_their_parameters() -> None:
 
 # ------------------------------------------------------------------------------ FLOPs
 def _counted(model: nn.Module, x: torch.Tensor) -> int:
-    """torch's count; SDPA's math backend, whose attention matmuls the counter sees."""
-    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as fc:
-        model.eval()(x)
-    return fc.get_total_flops()
+    return counted_flops(model, x)[0]
 
 
 def test_flops_of_conv_networks_with_the_keys_equal_torchs_counter() -> None:
