@@ -45,5 +45,24 @@ lint: $(BIN)/blockspec
 fuzz: $(BIN)/blockspec          ## a 10-minute fuzz campaign; counterexamples go to fuzz-out/
 	$(BIN)/python -m blockspec.testing.fuzz --budget-seconds 600 --out fuzz-out
 
+# every benchmark of BENCHMARKS.md, one after another (about half an hour); run it with nothing
+# else on the machine. Results: benchmarks/results/*.json and bench.log. The timm rows need
+# $(TIMM_VENV) (make $(TIMM_VENV)/bin/timm-ready) and are skipped without it.
+RESULTS = benchmarks/results
+bench: export PYTHONPATH = src
+bench: $(BIN)/blockspec         ## the hand-run benchmarks of BENCHMARKS.md (not a test)
+	{ uptime; \
+	  $(BIN)/python benchmarks/bench_ab.py --against naive --pairs 3 --json $(RESULTS)/ab_naive.json; \
+	  $(BIN)/python benchmarks/bench_ab.py --against naive --pairs 3 --checkpoint --json $(RESULTS)/ab_naive_checkpoint.json; \
+	  $(BIN)/python benchmarks/bench_ab.py --against legacy --rows swin3d swin_t soanet --pairs 3 --json $(RESULTS)/ab_legacy.json; \
+	  $(BIN)/python benchmarks/bench_mfu.py --json $(RESULTS)/mfu.json; \
+	  $(BIN)/python benchmarks/bench_load.py --json $(RESULTS)/load.json; \
+	  $(BIN)/python benchmarks/bench_parser.py cells; \
+	  $(BIN)/python benchmarks/bench_ops.py; \
+	  if [ -f $(TIMM_VENV)/bin/timm-ready ]; then \
+	    $(TIMM_VENV)/bin/python benchmarks/bench_timm.py --threads 2 --pairs 5 --json $(RESULTS)/timm_ab.json; \
+	  else echo "timm rows skipped: no $(TIMM_VENV)"; fi; \
+	  uptime; } 2>&1 | grep -v '^USDT:' | tee $(RESULTS)/bench.log
+
 clean:
 	rm -rf $(VENV) $(TIMM_VENV) .pytest_cache .hypothesis fuzz-out

@@ -10,8 +10,11 @@ The runs alternate A, B, A, B, ... (the order flips every pair, so neither side 
 second); each pair gives a ratio B/A and the table shows the median time of each side and
 the median of the per-pair ratios (> 1: A is faster). One thread (``torch.set_num_threads``),
 the load average before and after, and the torch version are printed: on a shared machine
-only the ratios mean anything. Memory: the bytes autograd saves for the backward of one
-training forward (the activation memory of a training step), A/B.
+only the ratios mean anything. Memory, A/B: the peak allocated during one training step
+(gradients included, `blockspec.bench.peak_bytes`) and the bytes autograd saves for the
+backward of one training forward (the activation memory of a training step). With
+``--checkpoint`` A is built with ``cell { checkpoint = true }`` (activation checkpointing of
+every block) and B is unchanged.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_ab.py --against naive [--rows ...]
 """
@@ -36,7 +39,7 @@ from legacy import PARTS, use_legacy  # noqa: E402
 from specs import EXTRA, ROWS  # noqa: E402
 
 import blockspec as bs  # noqa: E402
-from blockspec.bench import load_average, saved_bytes  # noqa: E402
+from blockspec.bench import load_average, peak_bytes, saved_bytes  # noqa: E402
 
 _SDPA = F.scaled_dot_product_attention
 
@@ -75,12 +78,24 @@ def _loss(y: object) -> torch.Tensor:
     return sum(o.sum() for o in _outputs(y))  # type: ignore[return-value]
 
 
+def with_checkpoint(spec: str) -> str:
+    """The spec with ``checkpoint = true`` first in its ``cell { ... }`` defaults."""
+    if "cell {" not in spec:
+        raise SystemExit("--checkpoint needs a row with a cell { ... } block")
+    return spec.replace("cell {", "cell { checkpoint = true,", 1)
+
+
 def run_row(
-    name: str, against: str, pairs: int, train: bool, parts: tuple[str, ...] = PARTS
+    name: str,
+    against: str,
+    pairs: int,
+    train: bool,
+    parts: tuple[str, ...] = PARTS,
+    checkpoint: bool = False,
 ) -> dict:
-    """One row: the outputs' difference, per-pair times and ratios, saved bytes."""
+    """One row: the outputs' difference, per-pair times and ratios, peak and saved bytes."""
     spec, shape = {**ROWS, **EXTRA}[name]
-    a = bs.compile(spec, seed=0)
+    a = bs.compile(with_checkpoint(spec) if checkpoint else spec, seed=0)
     b = use_legacy(bs.compile(spec, seed=0), parts if against == "legacy" else PARTS)
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     wrap = naive_sdpa if against == "naive" else _null
@@ -112,13 +127,17 @@ def run_row(
         fns = {s: make(m, c) for s, (m, c) in sides.items()}
         result[kind] = interleaved(fns["A"], fns["B"], pairs)
     if train:
-        mem = {}
+        mem, peak = {}, {}
         for s, (m, c) in sides.items():
             m.train()
             with c():
                 mem[s] = saved_bytes(lambda m=m: _loss(m(x)))
+                m.zero_grad(set_to_none=True)
+                peak[s] = peak_bytes(step(m, _null))
         result["saved_bytes"] = mem
         result["saved_ratio_A_over_B"] = mem["A"] / mem["B"]
+        result["peak_bytes"] = peak
+        result["peak_ratio_A_over_B"] = peak["A"] / peak["B"]
     return result
 
 
@@ -135,20 +154,26 @@ def main() -> None:
     parser.add_argument("--parts", nargs="*", default=list(PARTS), choices=PARTS,
                         help="with --against legacy: which replaced paths B uses")  # fmt: skip
     parser.add_argument("--no-train", action="store_true", help="forward only")
+    parser.add_argument("--checkpoint", action="store_true",
+                        help="A with cell { checkpoint = true }")  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
     torch.set_num_threads(1)
     head = {"torch": torch.__version__, "threads": 1, "against": args.against, "parts": args.parts,
-            "load_before": load_average()}  # fmt: skip
+            "checkpoint": args.checkpoint, "load_before": load_average()}  # fmt: skip
     what = args.against + (f" {args.parts}" if args.against == "legacy" else "")
-    print(f"torch {head['torch']}, 1 thread, A = now, B = {what}; load {head['load_before']}")
+    now = "now" + (" with checkpoint = true" if args.checkpoint else "")
+    print(f"torch {head['torch']}, 1 thread, A = {now}, B = {what}; load {head['load_before']}")
     results = []
     for name in args.rows:
-        r = run_row(name, args.against, args.pairs, not args.no_train, tuple(args.parts))
+        r = run_row(
+            name, args.against, args.pairs, not args.no_train, tuple(args.parts), args.checkpoint
+        )
         r["load_after"] = load_average()
         results.append(r)
         line = f"{name:7s} max|A-B| {r['max_abs_diff']:.1e}" + ratio_text(r)
         if "saved_ratio_A_over_B" in r:
+            line += f" | peak A/B {r['peak_ratio_A_over_B']:.2f}"
             line += f" | saved A/B {r['saved_ratio_A_over_B']:.2f}"
         print(line + f" | load {r['load_after'][0]:.2f}", flush=True)
     head["load_after"] = load_average()

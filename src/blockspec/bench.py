@@ -2,15 +2,17 @@
 
 It builds the model with `blockspec.compile`, warms it up, and reports the median forward
 (eval, no autograd) and, with ``--train``, the median forward+backward (train mode, loss =
-sum of the outputs); the memory it could measure (peak allocated on CUDA; on CPU the bytes
-autograd saves for the backward, which is the activation memory of training); the achieved
+sum of the outputs); its memory: the peak allocated during one training step above what was
+allocated before it (CUDA's allocator statistics; on CPU the profiler's allocation events), and
+the bytes autograd saves for the backward (the activation memory of training); the achieved
 FLOP/s against a square GEMM timed in the same run (model-FLOP utilisation); the summary's
 FLOPs and activation estimate; the load average before and after. When the machine is busy
 (load per core above `BUSY_LOAD_PER_CORE`) it says that absolute figures are not comparable:
 other work stretches them, and only ratios measured side by side in one run mean anything.
 
 The CLI entry points are `add_arguments` and `run`; the helpers (`count_ops`, `saved_bytes`,
-`median_seconds`, `gemm_flops_per_s`, `load_average`) are reused by ``benchmarks/``.
+`peak_bytes`, `median_seconds`, `gemm_flops_per_s`, `load_average`) are reused by
+``benchmarks/``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "load_average",
     "machine_busy",
     "median_seconds",
+    "peak_bytes",
     "run",
     "saved_bytes",
 ]
@@ -134,6 +137,35 @@ def _loss(out: object) -> torch.Tensor:
     return sum(o.float().sum() for o in outs)  # type: ignore[return-value]
 
 
+def peak_bytes(fn: Callable[[], object], device: torch.device | str = "cpu") -> int:
+    """The most memory allocated at once while ``fn`` runs, above what was allocated before.
+
+    CUDA: the allocator's peak statistics. CPU has none, so the profiler records every
+    allocation and free (``profile_memory``) and the running sum's maximum is the peak; it
+    counts tensors only (not the allocator's cache or Python objects) and slows ``fn`` down,
+    so time nothing under it."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        fn()
+        _sync(device)
+        return torch.cuda.max_memory_allocated(device) - base
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    events.sort(key=lambda e: e.start_ns())
+    now = peak = 0
+    for event in events:
+        if event.device_type() == torch.autograd.DeviceType.CPU:
+            now += event.nbytes()
+            peak = max(peak, now)
+    return peak
+
+
 # ---------------------------------------------------------------------------------- the run
 def _input(model: torch.nn.Module, batch: int, dynamic: int, dtype, device) -> torch.Tensor:
     inp = model.ir.input
@@ -198,11 +230,8 @@ def measure(
         for _ in range(warmup):
             step()
         result["forward_backward_s"] = median_seconds(step, repeats, device)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-            base = torch.cuda.memory_allocated(device)
-            step()
-            result["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device) - base
+        model.zero_grad(set_to_none=True)  # the step allocates the gradients, as in training
+        result["peak_memory_bytes"] = peak_bytes(step, device)
         result["saved_for_backward_bytes"] = saved_bytes(lambda: _loss(model(x)))
         model.zero_grad(set_to_none=True)
         model.eval()

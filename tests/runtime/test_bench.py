@@ -34,6 +34,11 @@ def test_bench_reports_times_memory_estimate_and_load(tmp_path, capsys) -> None:
     assert report["input_shape"] == [1, 1, 2, 8, 8]
     assert report["forward_s"] > 0 and report["forward_backward_s"] > 0
     assert report["saved_for_backward_bytes"] > 0
+    # at the end of the forward the step holds every saved tensor but the weights (allocated
+    # before the step, so not counted), and then the gradients
+    params = sum(p.numel() * 4 for p in __import__("blockspec").compile(TINY).parameters())
+    assert report["peak_memory_bytes"] >= report["saved_for_backward_bytes"] - params
+    assert report["peak_memory_bytes"] >= params
     assert report["estimate"]["flops"] > 0 and report["estimate"]["params"] > 0
     assert 0 < report["forward_mfu"]
     assert report["gemm_flops_per_s"] > 0
@@ -63,6 +68,22 @@ def test_count_ops_and_saved_bytes() -> None:
     x = torch.randn(4, 4, requires_grad=True)
     assert bench.count_ops(lambda: (x * 2).sum()) == 2
     assert bench.saved_bytes(lambda: (x * x).sum()) == 4 * 4 * 4
+
+
+def test_peak_bytes_is_the_largest_set_of_live_tensors() -> None:
+    def two_then_one() -> None:
+        a = torch.empty(1000, 1000)  # 4 MB
+        b = torch.empty(500, 1000)  # 2 MB, both live: 6 MB
+        del a, b
+        c = torch.empty(250, 1000)  # 1 MB
+        del c
+
+    assert bench.peak_bytes(two_then_one) == 6_000_000
+    kept: list[torch.Tensor] = []
+    # memory allocated before the call does not count; what stays allocated does
+    big = torch.empty(2000, 1000)
+    assert bench.peak_bytes(lambda: kept.append(torch.empty(100, 1000))) == 400_000
+    del big
 
 
 def test_bench_gives_no_estimate_for_a_dynamic_size(tmp_path, capsys) -> None:
