@@ -62,7 +62,7 @@ bench: $(BIN)/blockspec         ## the hand-run benchmarks of BENCHMARKS.md (not
 	  if [ -f $(TIMM_VENV)/bin/timm-ready ]; then \
 	    $(TIMM_VENV)/bin/python benchmarks/bench_timm.py --threads 2 --pairs 5 --json $(RESULTS)/timm_ab.json; \
 	  else echo "timm rows skipped: no $(TIMM_VENV)"; fi; \
-	  uptime; } 2>&1 | grep -v '^USDT:' | tee $(RESULTS)/bench.log
+	  uptime; } 2>&1 | grep --line-buffered -v '^USDT:' | tee $(RESULTS)/bench.log
 
 clean:
 	rm -rf $(VENV) $(TIMM_VENV) .pytest_cache .hypothesis fuzz-out

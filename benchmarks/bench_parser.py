@@ -1,5 +1,5 @@
 """Parser scaling (run by hand, not a test): peak memory and time of `parse_spec` on hostile
-1 MB inputs, parse and format of n commented lets, and each pass of `bs.parse` against the cell
+1 MB inputs, parse and format of n commented lets, and each phase of `bs.parse` against the cell
 count (with the share of Python's cyclic garbage collector). Times are the best of 3.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_parser.py [memory] [comments] [cells]
@@ -15,9 +15,7 @@ import time
 import tracemalloc
 
 from blockspec.compiler import ast as A
-from blockspec.compiler import resolve as R
-from blockspec.compiler import validate as V
-from blockspec.compiler.infer import infer
+from blockspec.compiler import blocks, pipeline, state
 from blockspec.compiler.printer import format_spec
 from blockspec.errors import Span, SpecError
 
@@ -92,7 +90,9 @@ def comments() -> None:
 
 
 def cells() -> None:
-    R.MAX_CELLS = 20000  # this process only: time 10,000 cells
+    """Parse and each phase of the pipeline (resolve, validate, finish) against the cell count;
+    ``bs.parse`` is their sum."""
+    blocks.MAX_CELLS = 20000  # this process only: time 10,000 cells
     spent = [0.0, 0.0]
 
     def on_gc(phase: str, info: dict) -> None:
@@ -102,6 +102,7 @@ def cells() -> None:
             spent[0] += time.perf_counter() - spent[1]
 
     gc.callbacks.append(on_gc)
+    names = ("resolve", "validate", "finish")
     for n in (1000, 2000, 4000, 10000):
         text = (
             "input { channels = 1, D = 1, H = 16, W = 16 }\n"
@@ -112,19 +113,21 @@ def cells() -> None:
         for _ in range(3):
             gc.collect()
             spent[0] = 0.0
+            times = {}
             t0 = time.perf_counter()
-            spec = A.parse_spec(text)
-            t1 = time.perf_counter()
-            resolved = R.resolve(spec, {})
-            t2 = time.perf_counter()
-            net = V.validate(resolved)
-            t3 = time.perf_counter()
-            infer(net)
-            t4 = time.perf_counter()
-            for key, v in (("parse", t1 - t0), ("resolve", t2 - t1), ("validate", t3 - t2),
-                           ("infer", t4 - t3), ("of which gc", spent[0])):  # fmt: skip
+            unit = state.Unit(A.parse_spec(text))
+            times["parse"] = time.perf_counter() - t0
+            for name, phase in zip(names, pipeline.PHASES, strict=True):
+                t = time.perf_counter()
+                for step in phase:
+                    unit = step(unit)
+                assert not unit.errors, unit.errors
+                times[name] = time.perf_counter() - t
+            times["total"] = time.perf_counter() - t0
+            times["of which gc"] = spent[0]
+            for key, v in times.items():
                 best[key] = min(best.get(key, 9e9), v)
-            del spec, resolved, net
+            del unit
         print(f"{n:6d} cells: " + "  ".join(f"{k} {v:.3f}" for k, v in best.items()), flush=True)
     gc.callbacks.remove(on_gc)
 

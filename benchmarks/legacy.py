@@ -145,7 +145,9 @@ def _window_forward(self: WindowAttention, x: Tensor) -> Tensor:
 
 
 def _channel_ln(self: nn.LayerNorm, x: Tensor) -> Tensor:
-    y = F.layer_norm(x.permute(0, 2, 3, 4, 1), self.normalized_shape, self.weight, self.bias)
+    y = F.layer_norm(
+        x.permute(0, 2, 3, 4, 1), self.normalized_shape, self.weight, self.bias, self.eps
+    )
     return y.permute(0, 4, 1, 2, 3)
 
 
