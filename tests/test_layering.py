@@ -35,6 +35,7 @@ PARTS = {
     "blockspec.checkpoint": "checkpoint",
     "blockspec.graph": "graph",
     "blockspec.bench": "bench",
+    "blockspec._measure": "bench",
     "blockspec.training": "training",
     "blockspec.interop": "interop",
     "blockspec.registry": "registry",

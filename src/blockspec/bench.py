@@ -5,13 +5,14 @@ It builds the model with `blockspec.compile`, warms it up, and reports the media
 sum of the outputs); its memory: the peak allocated during one training step above what was
 allocated before it (CUDA's allocator statistics; on CPU the profiler's allocation events), and
 the bytes autograd saves for the backward (the activation memory of training); the achieved
-FLOP/s against a square GEMM timed in the same run (model-FLOP utilisation); the summary's
+FLOP/s against a square GEMM timed beside each forward (model-FLOP utilisation, the median of
+the per-call ratios: `interleaved_mfu`); the summary's
 FLOPs and activation estimate; the load average before and after. When the machine is busy
 (load per core above `BUSY_LOAD_PER_CORE`) it says that absolute figures are not comparable:
 other work stretches them, and only ratios measured side by side in one run mean anything.
 
 The CLI entry points are `add_arguments` and `run`; the helpers (`count_ops`, `saved_bytes`,
-`peak_bytes`, `median_seconds`, `gemm_flops_per_s`, `load_average`) are reused by
+`peak_bytes`, `median_seconds`, `gemm_flops_per_s`, `interleaved_mfu`, `load_average`) are reused by
 ``benchmarks/``.
 """
 
@@ -19,16 +20,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
+from blockspec._measure import (
+    BUSY_LOAD_PER_CORE,
+    _cores,
+    _loss,
+    count_ops,
+    gemm_flops_per_s,
+    interleaved_mfu,
+    load_average,
+    machine_busy,
+    median_seconds,
+    peak_bytes,
+    saved_bytes,
+)
 from blockspec.errors import SpecError, SpecValueError
 from blockspec.sources import argument_source
 
@@ -37,6 +47,7 @@ __all__ = [
     "add_arguments",
     "count_ops",
     "gemm_flops_per_s",
+    "interleaved_mfu",
     "load_average",
     "machine_busy",
     "median_seconds",
@@ -45,125 +56,7 @@ __all__ = [
     "saved_bytes",
 ]
 
-#: above this 1-minute load average per core, absolute timings are reported as not comparable
-BUSY_LOAD_PER_CORE = 0.5
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-
-
-# ---------------------------------------------------------------------------------- helpers
-def load_average() -> tuple[float, float, float] | None:
-    """The 1, 5 and 15-minute load averages, or None where the OS does not say."""
-    try:
-        return os.getloadavg()
-    except (OSError, AttributeError):
-        return None
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def machine_busy(load: tuple[float, float, float] | None) -> bool:
-    """Whether the 1-minute load per core exceeds `BUSY_LOAD_PER_CORE` (unknown: not busy)."""
-    return load is not None and load[0] / _cores() > BUSY_LOAD_PER_CORE
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Median wall time of ``repeats`` calls of ``fn`` (the device synchronised around each)."""
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def gemm_flops_per_s(dtype: torch.dtype, device: torch.device, n: int | None = None) -> float:
-    """FLOP/s (2 per multiply-add) of an ``n x n`` matmul in ``dtype``, timed now: the rate a
-    model's FLOP/s is compared with, measured under the same load."""
-    n = n or (4096 if device.type == "cuda" else 1024)
-    gen = torch.Generator(device=device).manual_seed(0)
-    a = torch.randn(n, n, device=device, generator=gen).to(dtype)
-    b = torch.randn(n, n, device=device, generator=gen).to(dtype)
-    torch.mm(a, b)
-    return 2.0 * n**3 / median_seconds(lambda: torch.mm(a, b), 5, device)
-
-
-class _OpCounter(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        self.count += 1
-        return func(*args, **(kwargs or {}))
-
-
-def count_ops(fn: Callable[[], object]) -> int:
-    """How many ATen operators one call of ``fn`` dispatches (views and copies included)."""
-    counter = _OpCounter()
-    with counter:
-        fn()
-    return counter.count
-
-
-def saved_bytes(fn: Callable[[], object]) -> int:
-    """Bytes of the distinct tensors autograd saves for the backward while ``fn`` runs: the
-    activation memory a training step holds between its forward and its backward."""
-    seen: dict[tuple[int, int], int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        seen[(storage.data_ptr(), t.device.index or 0)] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(seen.values())
-
-
-def _loss(out: object) -> torch.Tensor:
-    outs = list(out) if isinstance(out, list | tuple) else [out]
-    return sum(o.float().sum() for o in outs)  # type: ignore[return-value]
-
-
-def peak_bytes(fn: Callable[[], object], device: torch.device | str = "cpu") -> int:
-    """The most memory allocated at once while ``fn`` runs, above what was allocated before.
-
-    CUDA: the allocator's peak statistics. CPU has none, so the profiler records every
-    allocation and free (``profile_memory``) and the running sum's maximum is the peak; it
-    counts tensors only (not the allocator's cache or Python objects) and slows ``fn`` down,
-    so time nothing under it."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        _sync(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-        fn()
-        _sync(device)
-        return torch.cuda.max_memory_allocated(device) - base
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
-    events.sort(key=lambda e: e.start_ns())
-    now = peak = 0
-    for event in events:
-        if event.device_type() == torch.autograd.DeviceType.CPU:
-            now += event.nbytes()
-            peak = max(peak, now)
-    return peak
 
 
 # ---------------------------------------------------------------------------------- the run
@@ -277,12 +170,21 @@ def bench(
         "compiled": compile_model,
         "estimate": estimate,
     }
-    report["gemm_flops_per_s"] = gemm_flops_per_s(tdtype, dev)
     report.update(measure(runner, x, train=train, repeats=repeats, warmup=warmup))
-    if estimate["flops"] is not None:
+    if estimate["flops"] is None:
+        report["gemm_flops_per_s"] = gemm_flops_per_s(tdtype, dev)
+    else:
         flops = estimate["flops"] * batch
         report["forward_flops_per_s"] = flops / report["forward_s"]
-        report["forward_mfu"] = report["forward_flops_per_s"] / report["gemm_flops_per_s"]
+
+        def forward() -> None:
+            with torch.no_grad():
+                runner(x)
+
+        runner.eval()
+        report["forward_mfu"], report["gemm_flops_per_s"] = interleaved_mfu(
+            forward, flops, tdtype, dev, repeats
+        )
         if "forward_backward_s" in report:  # backward ~ 2x the forward's FLOPs
             report["forward_backward_mfu_estimate"] = (
                 3 * flops / report["forward_backward_s"] / report["gemm_flops_per_s"]
@@ -322,7 +224,7 @@ def format_report(r: dict[str, Any]) -> str:
     if "forward_mfu" in r:
         lines.append(
             f"  achieved {r['forward_flops_per_s'] / 1e9:.2f} GFLOP/s = "
-            f"{100 * r['forward_mfu']:.1f} % of a same-run GEMM "
+            f"{100 * r['forward_mfu']:.1f} % of a GEMM timed beside it "
             f"({r['gemm_flops_per_s'] / 1e9:.2f} GFLOP/s)"
         )
     if "forward_backward_s" in r:

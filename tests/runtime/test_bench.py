@@ -97,3 +97,16 @@ def test_bench_gives_no_estimate_for_a_dynamic_size(tmp_path, capsys) -> None:
     report = json.loads(capsys.readouterr().out)
     assert report["input_shape"] == [1, 1, 2, 8, 8]
     assert report["estimate"]["flops"] is None and "forward_mfu" not in report
+
+
+def test_interleaved_mfu_divides_each_call_by_the_gemm_of_its_pair(monkeypatch) -> None:
+    from blockspec import _measure
+
+    # the GEMM (2·1024³ FLOPs) takes 1, 2, 4 s and the model call 10, 20, 40 s: every pair
+    # has the same ratio although both rates fall 4x during the run
+    times = iter([1.0, 10.0, 2.0, 20.0, 4.0, 40.0])
+    monkeypatch.setattr(_measure, "median_seconds", lambda fn, repeats, device: next(times))
+    gemm = 2.0 * 1024**3
+    mfu, rate = bench.interleaved_mfu(lambda: None, gemm / 2, torch.float32, torch.device("cpu"), 3)
+    assert mfu == pytest.approx(0.05)  # (gemm/2 / 10 s) / (gemm / 1 s)
+    assert rate == pytest.approx(gemm / 2.0)  # the median pair's GEMM rate
