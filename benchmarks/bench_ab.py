@@ -35,7 +35,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ab import interleaved, ratio_text  # noqa: E402
-from legacy import PARTS, use_legacy  # noqa: E402
+from legacy import EXPERIMENTS, PARTS, use_legacy  # noqa: E402
 from specs import EXTRA, ROWS  # noqa: E402
 
 import blockspec as bs  # noqa: E402
@@ -151,7 +151,7 @@ def main() -> None:
     parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=[*ROWS, *EXTRA])
     parser.add_argument("--against", choices=["legacy", "naive"], default="naive")
     parser.add_argument("--pairs", type=int, default=5)
-    parser.add_argument("--parts", nargs="*", default=list(PARTS), choices=PARTS,
+    parser.add_argument("--parts", nargs="*", default=list(PARTS), choices=PARTS + EXPERIMENTS,
                         help="with --against legacy: which replaced paths B uses")  # fmt: skip
     parser.add_argument("--no-train", action="store_true", help="forward only")
     parser.add_argument("--checkpoint", action="store_true",

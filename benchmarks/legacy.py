@@ -5,6 +5,10 @@ fast paths replaced: plain ``F.conv3d`` for every 3D conv, Sh's per-set attentio
 rebuilt per call, the position bias gathered and permuted per call, and the double-permute
 channel LayerNorm. Parameters and ``state_dict`` are untouched, so a model and its legacy
 twin built from the same seed compute the same function; only the speed differs.
+
+``fused_qkv`` (not a default part) is a path the runtime tried and dropped: Q, K and V as one
+projection with the three weights concatenated per call and one token cut (slower, with a
+higher training peak: BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from blockspec.runtime.attention.base import LOG_TAU_MAX, WindowAttention, combi
 from blockspec.runtime.attention.swin import ShiftedSwinAttention, swin_shifts
 from blockspec.runtime.norms import ChannelLayerNorm
 
-__all__ = ["PARTS", "use_legacy"]
+__all__ = ["EXPERIMENTS", "PARTS", "use_legacy"]
 
 
 def attend(
@@ -126,15 +130,24 @@ def _attend_groups(self, q: Tensor, k: Tensor, v: Tensor, shape: Sequence[int]) 
     return attend(q, k, v, attn_mask=_bias(self), **self.attend_options())
 
 
-def _window_forward(self: WindowAttention, x: Tensor) -> Tensor:
+def _fused_forward(self: WindowAttention, x: Tensor) -> Tensor:
+    """The dropped fused path: one Q/K/V projection of the concatenated weights."""
     self.check(x)
     b, _, d, h, w = x.shape
     shape = (b, self.cfg.c_out, d, h, w)
+    weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
+    bias = torch.cat([self.q.bias, self.k.bias, self.v.bias]) if self.cfg.qkv_bias else None
     if self.lin:
-        tokens = self.partition(self.shift(x))
-        q, k, v = self.q(tokens), self.k(tokens), self.v(tokens)
-    else:
-        q, k, v = (self.partition(self.shift(conv(x))) for conv in (self.q, self.k, self.v))
+        qkv = F.linear(self.partition(self.shift(x)), weight, bias)
+    elif isinstance(self.q, nn.Conv3d):
+        qkv = self.partition(self.shift(_conv3d_with(self.q, x, weight, bias)))
+    else:  # Conv3: per frame
+        bb, c = x.shape[:2]
+        frames = x.transpose(1, 2).reshape(bb * d, c, h, w)
+        y = F.conv2d(frames, weight, bias, self.q.stride, self.q.padding)
+        y = y.reshape(bb, d, y.shape[1], y.shape[2], y.shape[3]).transpose(1, 2)
+        qkv = self.partition(self.shift(y))
+    q, k, v = qkv.chunk(3, dim=-1)
     y = self.attend_groups(q, k, v, shape)
     if self.lin and self.out is not None:
         y = self.out(y)
@@ -142,6 +155,14 @@ def _window_forward(self: WindowAttention, x: Tensor) -> Tensor:
     if not self.lin and self.out is not None:
         y = self.out(y)
     return y
+
+
+def _conv3d_with(conv: nn.Conv3d, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    from blockspec.runtime.layers import conv3d_by_frames
+
+    if conv._frames_faster(x):  # type: ignore[attr-defined]
+        return conv3d_by_frames(x, weight, bias, conv.stride, conv.padding)  # type: ignore[arg-type]
+    return conv._conv_forward(x, weight, bias)
 
 
 def _channel_ln(self: nn.LayerNorm, x: Tensor) -> Tensor:
@@ -155,15 +176,17 @@ def _conv3d(self: nn.Conv3d, x: Tensor) -> Tensor:
     return F.conv3d(x, self.weight, self.bias, self.stride, self.padding)
 
 
-PARTS = ("conv", "qkv", "attention")
+PARTS = ("conv", "attention")
+#: parts that are experiments, not the old runtime: chosen by name only
+EXPERIMENTS = ("fused_qkv",)
 
 
 def use_legacy(model: nn.Module, parts: tuple[str, ...] = PARTS) -> nn.Module:
     """Rebind the replaced forward paths on every submodule of ``model``; returns it.
 
-    ``parts``: ``conv`` (plain conv3d), ``qkv`` (three separate Q/K/V projections and token
-    cuts), ``attention`` (Sh per window set with masks rebuilt per call, the bias gathered
-    and permuted per call, always SDPA; the old channel LayerNorm).
+    ``parts``: ``conv`` (plain conv3d), ``attention`` (Sh per window set with masks rebuilt
+    per call, the bias gathered and permuted per call, always SDPA; the old channel
+    LayerNorm), ``fused_qkv`` (see the module docstring).
     """
     for m in model.modules():
         if isinstance(m, nn.Conv3d) and "conv" in parts:
@@ -171,8 +194,8 @@ def use_legacy(model: nn.Module, parts: tuple[str, ...] = PARTS) -> nn.Module:
         elif isinstance(m, ChannelLayerNorm) and "attention" in parts:
             m.forward = types.MethodType(_channel_ln, m)
         elif isinstance(m, WindowAttention):
-            if "qkv" in parts:
-                m.forward = types.MethodType(_window_forward, m)
+            if "fused_qkv" in parts:
+                m.forward = types.MethodType(_fused_forward, m)
             if "attention" not in parts:
                 continue
             if isinstance(m, ShiftedSwinAttention):

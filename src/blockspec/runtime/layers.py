@@ -38,13 +38,9 @@ class Conv3(nn.Conv2d):
         super().__init__(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:  # [B, C, D, H, W] -> [B, C_out, D, H', W']
-        return self.forward_with(x, self.weight, self.bias)
-
-    def forward_with(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        """This conv with another weight and bias (e.g. Q/K/V weights concatenated)."""
         b, c, d, h, w = x.shape
         frames = x.transpose(1, 2).reshape(b * d, c, h, w)
-        y = F.conv2d(frames, weight, bias, self.stride, self.padding)
+        y = F.conv2d(frames, self.weight, self.bias, self.stride, self.padding)
         return y.reshape(b, d, y.shape[1], y.shape[2], y.shape[3]).transpose(1, 2)
 
 
@@ -131,13 +127,9 @@ class FrameConv3d(nn.Conv3d):
     larger inputs, 1x1x1 kernels) it is the plain conv3d."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.forward_with(x, self.weight, self.bias)
-
-    def forward_with(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        """This conv with another weight and bias (e.g. Q/K/V weights concatenated)."""
         if self._frames_faster(x):
-            return conv3d_by_frames(x, weight, bias, self.stride, self.padding)  # type: ignore[arg-type]
-        return self._conv_forward(x, weight, bias)
+            return conv3d_by_frames(x, self.weight, self.bias, self.stride, self.padding)  # type: ignore[arg-type]
+        return self._conv_forward(x, self.weight, self.bias)
 
     def _frames_faster(self, x: Tensor) -> bool:
         return (

@@ -246,18 +246,16 @@ class WindowAttention(nn.Module):
         self.check(x)
         b, _, d, h, w = x.shape
         shape = (b, self.cfg.c_out, d, h, w)
-        # Q, K and V in one projection with the three weights concatenated at run time (the
-        # parameters stay separate): one GEMM/conv and one token cut instead of three
-        weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
-        bias = torch.cat([self.q.bias, self.k.bias, self.v.bias]) if self.cfg.qkv_bias else None
+        # three projections, each cut into tokens: one projection of the three weights
+        # concatenated per call measured slower (forward 0.87-0.99x, ViT-B/16 forward+backward
+        # 0.89x) with a higher training peak (up to 1.11x), BENCHMARKS.md
         if self.lin:
             # per-token lins: Q/K/V of a token depend on that token only, so rolling the input
             # first equals rolling q, k, v after their lins (Sh tokens are voxels)
-            qkv = F.linear(self.partition(self.shift(x)), weight, bias)
+            tokens = self.partition(self.shift(x))
+            q, k, v = self.q(tokens), self.k(tokens), self.v(tokens)
         else:
-            # features are channel-outermost, so the stacked map's tokens are [q | k | v]
-            qkv = self.partition(self.shift(self.q.forward_with(x, weight, bias)))
-        q, k, v = qkv.chunk(3, dim=-1)
+            q, k, v = (self.partition(self.shift(conv(x))) for conv in (self.q, self.k, self.v))
         y = self.attend_groups(q, k, v, shape)
         if self.lin and self.out is not None:
             y = self.out(y)  # per token; commutes with the (voxel-wise) roll back
