@@ -9,25 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 import blockspec as bs
-from blockspec.bench import load_average
+from blockspec.bench import load_average, median_seconds
 
 
-def median_s(fn: Callable[[], object], n: int = 3) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def median_s(fn: Callable[[], object]) -> float:
+    return median_seconds(fn, 3, torch.device("cpu"))
 
 
 def main() -> None:

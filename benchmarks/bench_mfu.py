@@ -1,8 +1,8 @@
 """Forward model-FLOP utilisation of the backbone rows and the published models (run by hand):
 `blockspec.bench.bench` on each, the achieved FLOP/s of the eval forward (the summary's
-FLOPs over the median time) as a fraction of a square fp32 GEMM timed in the same run. The
-load average is printed before and after each row; the GEMM reference itself moves between
-runs, so compare fractions, not absolute rates.
+FLOPs over its time) as a fraction of a square fp32 GEMM timed just before each forward
+(`blockspec.bench.interleaved_mfu`: the median over the pairs). The load average is printed
+before and after each row; the GEMM rate itself moves, so compare fractions, not rates.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_mfu.py [--threads 2] [--json FILE]
 """

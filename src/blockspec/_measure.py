@@ -131,11 +131,6 @@ def saved_bytes(fn: Callable[[], object]) -> int:
     return sum(seen.values())
 
 
-def _loss(out: object) -> torch.Tensor:
-    outs = list(out) if isinstance(out, list | tuple) else [out]
-    return sum(o.float().sum() for o in outs)  # type: ignore[return-value]
-
-
 def peak_bytes(fn: Callable[[], object], device: torch.device | str = "cpu") -> int:
     """The most memory allocated at once while ``fn`` runs, above what was allocated before.
 

@@ -11,9 +11,9 @@ FLOPs and activation estimate; the load average before and after. When the machi
 (load per core above `BUSY_LOAD_PER_CORE`) it says that absolute figures are not comparable:
 other work stretches them, and only ratios measured side by side in one run mean anything.
 
-The CLI entry points are `add_arguments` and `run`; the helpers (`count_ops`, `saved_bytes`,
-`peak_bytes`, `median_seconds`, `gemm_flops_per_s`, `interleaved_mfu`, `load_average`) are reused by
-``benchmarks/``.
+The CLI entry points are `add_arguments` and `run`; the measurement helpers of
+`blockspec._measure` (`count_ops`, `saved_bytes`, `peak_bytes`, `median_seconds`,
+`gemm_flops_per_s`, `interleaved_mfu`, `load_average`) are re-exported for ``benchmarks/``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import torch
 from blockspec._measure import (
     BUSY_LOAD_PER_CORE,
     _cores,
-    _loss,
     count_ops,
     gemm_flops_per_s,
     interleaved_mfu,
@@ -42,6 +41,7 @@ from blockspec._measure import (
 from blockspec.errors import SpecError, SpecValueError
 from blockspec.sources import argument_source
 
+# the helpers are re-exported as written here (a literal list, so linters see the re-export)
 __all__ = [
     "BUSY_LOAD_PER_CORE",
     "add_arguments",
@@ -60,6 +60,11 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 # ---------------------------------------------------------------------------------- the run
+def _loss(out: object) -> torch.Tensor:
+    outs = list(out) if isinstance(out, list | tuple) else [out]
+    return sum(o.float().sum() for o in outs)  # type: ignore[return-value]
+
+
 def _input(model: torch.nn.Module, batch: int, dynamic: int, dtype, device) -> torch.Tensor:
     inp = model.ir.input
     size = tuple(s if isinstance(s, int) else dynamic for s in inp.size)
